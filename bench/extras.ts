@@ -1,0 +1,343 @@
+/**
+ * Benchmarks of the Graph QR surface, QR sign-in and the admin user search. Each figure comes with a
+ * baseline measured in the same run (GET /health throughput, raw argon2id, an empty-table search).
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { loadConfig } from "../src/config.ts";
+import { OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
+import { parsePepperEnv } from "../src/crypto/keyring.ts";
+import { buildApp } from "../src/http/app.ts";
+import { cliContext } from "../src/services/context.ts";
+import { createServices } from "../src/services/index.ts";
+import { migrateToLatest, openDb } from "../src/store/db.ts";
+import { measureRawVerify } from "./argon2.ts";
+import { createHttpClient, fetchAppToken } from "./http.ts";
+import { closedLoop, percentile } from "./load.ts";
+
+const nullStream = () => {
+  const s = new PassThrough();
+  s.resume();
+  return s;
+};
+
+const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+export interface ExtrasOptions {
+  threads: number;
+  durationMs: number;
+  warmupMs: number;
+  searchUsers: number;
+}
+
+export interface ExtraRow {
+  name: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  result: string;
+}
+
+const instance = async (pepper: string) => {
+  const dir = await mkdtemp(path.join(tmpdir(), "pindesk-bench-x-"));
+  const config = loadConfig(
+    {
+      databaseUrl: `sqlite:${path.join(dir, "pindesk.db")}`,
+      dataDir: dir,
+      host: "127.0.0.1",
+      port: 0,
+      logLevel: "warn",
+    },
+    { PINDESK_PEPPER: pepper, PINDESK_SIGNIN_RATE_PER_MINUTE: "1000000" },
+  );
+  const db = openDb(config.databaseUrl);
+  await migrateToLatest(db);
+  const services = createServices({
+    config,
+    db,
+    keyring: parsePepperEnv(pepper),
+    hashParams: OWASP_ARGON2ID,
+  });
+  const app = await buildApp(services, { logStream: nullStream(), logLevel: "warn" });
+  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  return {
+    services,
+    db,
+    address,
+    async close() {
+      await app.close();
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+export const runExtras = async (
+  options: ExtrasOptions,
+): Promise<{ rows: ExtraRow[]; warnings: string[]; summary: object }> => {
+  const rows: ExtraRow[] = [];
+  const warnings: string[] = [];
+  const summary: Record<string, unknown> = {};
+  const pepper = `k1:${randomBytes(32).toString("base64")}`;
+  const x = await instance(pepper);
+  try {
+    const { services } = x;
+    // --- Graph: GET qrCodePinMethod, against GET /health on the same server.
+    progress("Graph GET qrCodePinMethod vs GET /health (SQLite)");
+    const users = 100;
+    const ids: string[] = [];
+    const now = Date.now();
+    for (let i = 0; i < users; i++) {
+      const user = await services.users.create(cliContext, {
+        userPrincipalName: `qr${i}@contoso.com`,
+        displayName: `QR ${i}`,
+      });
+      await services.qr.createMethod(cliContext, user.id, {
+        standardQRCode: {
+          startDateTime: new Date(now).toISOString(),
+          expireDateTime: new Date(now + 30 * 86_400_000).toISOString(),
+        },
+        pin: { code: String(48_291_573 + i * 7919) },
+      });
+      ids.push(user.id);
+    }
+    const { clientId, clientSecret } = await services.apps.create(cliContext, "bench", [
+      "UserAuthMethod-QR.Read.All",
+    ]);
+    const concurrency = 16;
+    const client = createHttpClient(x.address, { maxSockets: concurrency });
+    const token = await fetchAppToken(client, { clientId, clientSecret });
+    const auth = { headers: { authorization: token } };
+    const health = async () =>
+      (await client.request("GET", "/health")).status === 200 ? true : "health failed";
+    await closedLoop(concurrency, options.warmupMs, health);
+    const healthLoad = await closedLoop(concurrency, options.durationMs, health);
+    const graphOp = async (n: number): Promise<true | string> => {
+      const res = await client.request(
+        "GET",
+        `/v1.0/users/${ids[n % users]}/authentication/qrCodePinMethod`,
+        auth,
+      );
+      return res.status === 200 ? true : `status ${res.status}`;
+    };
+    await closedLoop(concurrency, options.warmupMs, graphOp);
+    const graph = await closedLoop(concurrency, options.durationMs, graphOp);
+    rows.push({
+      name: "Graph GET qrCodePinMethod, sqlite",
+      value: `${graph.perSecond.toFixed(0)} /s`,
+      baseline: `${healthLoad.perSecond.toFixed(0)} /s /health`,
+      ratio: (graph.perSecond / healthLoad.perSecond).toFixed(3),
+      target: ">= 5000 /s",
+      result: graph.perSecond >= 5000 ? "ok" : "WARN",
+    });
+    if (graph.failed > 0)
+      warnings.push(`Graph GET qrCodePinMethod: ${graph.failed} failed (${graph.failures.join("; ")})`);
+    if (graph.perSecond < 5000)
+      warnings.push(`Graph GET qrCodePinMethod: ${graph.perSecond.toFixed(0)}/s, below 5,000/s`);
+    summary.graphGet = {
+      perSecond: graph.perSecond,
+      healthPerSecond: healthLoad.perSecond,
+      failed: graph.failed,
+    };
+
+    // --- QR sign-in throughput against raw argon2id, same pool.
+    progress("QR sign-in vs raw argon2id (SQLite)");
+    const badges: { raw: string; pin: string }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const user = await services.users.create(cliContext, {
+        userPrincipalName: `badge${i}@contoso.com`,
+        displayName: `B ${i}`,
+      });
+      const pin = String(73_016_482 + i * 104_729);
+      const method = await services.qr.createMethod(cliContext, user.id, {
+        standardQRCode: {
+          startDateTime: new Date(now).toISOString(),
+          expireDateTime: new Date(now + 30 * 86_400_000).toISOString(),
+        },
+        pin: { code: String(Number(pin) + 1) },
+      });
+      // The PIN given at creation must be changed; the worker's own PIN is in Steady State.
+      await services.pins.set(cliContext, user.id, pin, { forceChange: false, qrProfile: true });
+      badges.push({
+        raw: Buffer.from(method.standardQRCode?.image?.rawContent ?? "", "base64").toString("utf8"),
+        pin,
+      });
+    }
+    const inFlight = options.threads * 2;
+    const raw = await measureRawVerify({
+      pepper,
+      concurrency: options.threads,
+      warmupMs: options.warmupMs,
+      durationMs: options.durationMs,
+    });
+    const qrOp = async (n: number): Promise<true | string> => {
+      const badge = badges[n % badges.length] as { raw: string; pin: string };
+      const res = await client.request("POST", "/api/v1/signin/qr", {
+        body: { qrCode: badge.raw, pin: badge.pin },
+      });
+      return res.status === 200 ? true : `status ${res.status}: ${res.body.slice(0, 80)}`;
+    };
+    await closedLoop(inFlight, options.warmupMs, qrOp);
+    const qr = await closedLoop(inFlight, options.durationMs, qrOp);
+    const qrRatio = qr.perSecond / raw.perSecond;
+    rows.push({
+      name: `QR sign-in POST /api/v1/signin/qr, sqlite (${inFlight} in flight)`,
+      value: `${qr.perSecond.toFixed(1)} /s`,
+      baseline: `${raw.perSecond.toFixed(1)} /s argon2id`,
+      ratio: qrRatio.toFixed(3),
+      target: ">= 0.90",
+      result: qrRatio >= 0.9 ? "ok" : "WARN",
+    });
+    if (qrRatio < 0.9)
+      warnings.push(`QR sign-in: ${qrRatio.toFixed(2)} of raw argon2id throughput, below 0.90`);
+    if (qr.failed > 0) warnings.push(`QR sign-in: ${qr.failed} failed (${qr.failures.join("; ")})`);
+    summary.qrSignIn = {
+      perSecond: qr.perSecond,
+      rawPerSecond: raw.perSecond,
+      ratio: qrRatio,
+      failed: qr.failed,
+    };
+    client.close();
+  } finally {
+    await x.close();
+  }
+
+  // --- Admin user search over many seeded users (SQLite).
+  if (options.searchUsers > 0) {
+    const y = await instance(pepper);
+    try {
+      const { services, db } = y;
+      const search = async (q: string) => {
+        const started = performance.now();
+        await services.admin.searchUsers(cliContext, { q, limit: 25 });
+        return performance.now() - started;
+      };
+      const probes = ["a", "ma", "mar", "ana.l", "zz", "kim", "worker", "j", "sa", "pe"];
+      const empty: number[] = [];
+      for (let i = 0; i < 200; i++) empty.push(await search(probes[i % probes.length] as string));
+      progress(`seeding ${options.searchUsers.toLocaleString("en")} users for the search benchmark`);
+      const first = [
+        "ana",
+        "ben",
+        "carla",
+        "dev",
+        "eva",
+        "finn",
+        "gita",
+        "hugo",
+        "ines",
+        "jon",
+        "kim",
+        "lena",
+        "mark",
+        "nia",
+        "omar",
+        "pia",
+        "raj",
+        "sara",
+        "tom",
+        "uma",
+        "vik",
+        "wen",
+        "yan",
+        "zoe",
+      ];
+      const last = [
+        "lopez",
+        "ng",
+        "smith",
+        "khan",
+        "park",
+        "rossi",
+        "meyer",
+        "silva",
+        "kowalski",
+        "haddad",
+        "ito",
+        "okafor",
+      ];
+      const started = performance.now();
+      const batch = 500;
+      const t0 = Date.now();
+      for (let offset = 0; offset < options.searchUsers; offset += batch) {
+        const values = [];
+        for (let i = offset; i < Math.min(offset + batch, options.searchUsers); i++) {
+          const f = first[i % first.length] as string;
+          const l = last[Math.floor(i / first.length) % last.length] as string;
+          const upn = `${f}.${l}${i}@contoso.com`;
+          values.push({
+            id: randomUUID(),
+            user_principal_name: upn,
+            upn_key: upn,
+            display_name: `${f[0]?.toUpperCase()}${f.slice(1)} ${l[0]?.toUpperCase()}${l.slice(1)} ${i}`,
+            mail: i % 3 === 0 ? `${f}${i}@fabrikam.com` : null,
+            mobile_phone: null,
+            account_enabled: 1,
+            roles: "[]",
+            created_at: t0,
+            updated_at: t0,
+            last_sign_in_at: null,
+          });
+        }
+        await db.kysely.insertInto("users").values(values).execute();
+        if (offset % 100_000 === 0 && offset > 0) progress(`  ${offset.toLocaleString("en")} users`);
+      }
+      progress(`seeded in ${((performance.now() - started) / 1000).toFixed(0)} s; measuring searches`);
+      const latencies: number[] = [];
+      const terms = [
+        "a",
+        "ana",
+        "ana.lopez1",
+        "b",
+        "kim.p",
+        "zoe",
+        "mark smith",
+        "sara",
+        "omar1",
+        "uma.ito9",
+        "x",
+        "jon",
+        "eva2",
+        "hugo.k",
+        "lena",
+      ];
+      for (const q of terms) await search(q);
+      for (let i = 0; i < 600; i++) latencies.push(await search(terms[i % terms.length] as string));
+      latencies.sort((a, b) => a - b);
+      empty.sort((a, b) => a - b);
+      const p95 = percentile(latencies, 95);
+      const p95Empty = percentile(empty, 95);
+      rows.push({
+        name: `admin user search p95, ${options.searchUsers.toLocaleString("en")} users, sqlite`,
+        value: `${p95.toFixed(2)} ms (p50 ${percentile(latencies, 50).toFixed(2)})`,
+        baseline: `${p95Empty.toFixed(2)} ms empty`,
+        ratio: `${(p95 / p95Empty).toFixed(1)}x`,
+        target: "<= 20 ms",
+        result: p95 <= 20 ? "ok" : "WARN",
+      });
+      if (p95 > 20)
+        warnings.push(`user search p95 ${p95.toFixed(1)} ms over ${options.searchUsers} users, above 20 ms`);
+      summary.userSearch = {
+        users: options.searchUsers,
+        p95Ms: p95,
+        p50Ms: percentile(latencies, 50),
+        p95EmptyMs: p95Empty,
+      };
+    } finally {
+      await y.close();
+    }
+  }
+  return { rows, warnings, summary };
+};
+
+export const formatExtras = (rows: ExtraRow[]): string => {
+  const header = ["measurement", "value", "baseline", "ratio", "target", "result"];
+  const cells = rows.map((r) => [r.name, r.value, r.baseline, r.ratio, r.target, r.result]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
+  const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i] ?? 0)).join(" | ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("-|-"), ...cells.map(line)].join("\n");
+};

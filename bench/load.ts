@@ -1,0 +1,121 @@
+/** Closed-loop load and latency sampling: the measuring tools every benchmark here shares. */
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface LoadResult {
+  /** Operations that finished and reported success. */
+  readonly completed: number;
+  /** Operations that finished and reported failure (wrong status, thrown error). */
+  readonly failed: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  /** Mean time one operation took, start to finish. */
+  readonly meanMs: number;
+  /** The first few failure descriptions, to say what went wrong. */
+  readonly failures: readonly string[];
+}
+
+/**
+ * Keeps `concurrency` operations in flight until `durationMs` has passed. Throughput is counted up to the
+ * moment the last in-flight operation finished, so a slow tail is charged to the run and not hidden.
+ * `op` resolves true on success, false or a description string on failure.
+ */
+export const closedLoop = async (
+  concurrency: number,
+  durationMs: number,
+  op: (sequence: number) => Promise<true | string>,
+): Promise<LoadResult> => {
+  let sequence = 0;
+  let completed = 0;
+  let failed = 0;
+  let totalMs = 0;
+  const failures: string[] = [];
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const n = sequence++;
+      const began = performance.now();
+      let outcome: true | string;
+      try {
+        outcome = await op(n);
+      } catch (error) {
+        outcome = error instanceof Error ? error.message : String(error);
+      }
+      totalMs += performance.now() - began;
+      if (outcome === true) {
+        completed++;
+      } else {
+        failed++;
+        if (failures.length < 5) failures.push(outcome);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  const meanMs = totalMs / Math.max(completed + failed, 1);
+  return { completed, failed, seconds, perSecond: completed / seconds, meanMs, failures };
+};
+
+export interface LatencySummary {
+  readonly samples: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Nearest-rank percentile over milliseconds. */
+export const percentile = (sorted: readonly number[], p: number): number => {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] ?? Number.NaN;
+};
+
+export const summarize = (latencies: readonly number[]): LatencySummary => {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    samples: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
+};
+
+/**
+ * Times `probe` one call after another (never overlapping, so the sampler adds little load of its own)
+ * until `until` resolves, pausing `gapMs` between calls.
+ */
+export const sampleSequentially = async (
+  probe: () => Promise<boolean>,
+  until: Promise<unknown>,
+  gapMs: number,
+): Promise<{ latencies: number[]; errors: number }> => {
+  let done = false;
+  const stop = () => {
+    done = true;
+  };
+  until.then(stop, stop);
+  const latencies: number[] = [];
+  let errors = 0;
+  while (!done) {
+    const start = performance.now();
+    const ok = await probe().catch(() => false);
+    if (ok) latencies.push(performance.now() - start);
+    else errors++;
+    if (gapMs > 0 && !done) await sleep(gapMs);
+  }
+  return { latencies, errors };
+};
+
+/** Runs `tasks` with at most `limit` in flight (set-up work that must not flood the pool). */
+export const inBatches = async <T>(count: number, limit: number, task: (i: number) => Promise<T>) => {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+  return results;
+};

@@ -1,0 +1,154 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AppError } from "../../errors/app-error.ts";
+import type { ErrorCode } from "../../errors/catalogue.ts";
+
+/** Microsoft Graph's error body: `{"error":{"code","message","innerError":{…},"details"?}}`. */
+export interface GraphErrorBody {
+  error: {
+    code: string;
+    message: string;
+    innerError: { "request-id": string; date: string; "client-request-id": string };
+    details?: { code: string; message: string; target: string }[];
+  };
+}
+
+interface Mapped {
+  status: number;
+  code: string;
+}
+
+const NOT_FOUND: readonly ErrorCode[] = [
+  "userNotFound",
+  "qrCodePinMethodNotFound",
+  "qrCodeNotFound",
+  "notFound",
+  "methodNotFound",
+  "appNotFound",
+];
+
+/**
+ * Graph's generic codes where Graph has one; PinDesk's method-specific codes (tooManyQRCodePinMethod,
+ * pinTooShort, standardQRCodeRequired, …) pass through under their own name, as Graph does for its own.
+ */
+const mapCode = (error: AppError): Mapped => {
+  if (NOT_FOUND.includes(error.code)) return { status: 404, code: "itemNotFound" };
+  switch (error.code) {
+    // Graph answers every token problem (missing, expired, forged, wrong audience) with this code.
+    case "invalidToken":
+    case "notSignedIn":
+      return { status: 401, code: "InvalidAuthenticationToken" };
+    case "insufficientPermissions":
+    case "forbiddenTarget":
+    case "csrfCheckFailed":
+      return { status: 403, code: "accessDenied" };
+    case "invalidRequest":
+    case "malformedJson":
+    case "invalidPolicy":
+      return { status: 400, code: "invalidRequest" };
+    // Graph reports a clash on a unique property this way (400, not 409).
+    case "userAlreadyExists":
+      return { status: 400, code: "Request_BadRequest" };
+    case "tooManyRequests":
+      return { status: 429, code: "TooManyRequests" };
+    case "serviceUnavailable":
+      return { status: 503, code: "serviceNotAvailable" };
+    case "internalError":
+      return { status: 500, code: "generalException" };
+    default:
+      break;
+  }
+  // In Graph a 401 always means "get a new token"; a wrong PIN or QR code is a bad request instead.
+  if (error.status === 401) return { status: 400, code: error.code };
+  return { status: error.status, code: error.code };
+};
+
+type Problem = { field?: unknown; message?: unknown };
+
+/** The schema's "no control characters" pattern, said in words rather than as a regular expression. */
+const plain = (message: string) =>
+  message.startsWith('must match pattern "^[^\\u0000') ? "must not contain control characters" : message;
+
+const problemsOf = (error: AppError): { field: string; message: string }[] => {
+  const problems = error.details.problems;
+  if (!Array.isArray(problems)) return [];
+  return problems.flatMap((p: Problem) =>
+    typeof p?.message === "string"
+      ? [{ field: typeof p.field === "string" ? p.field : "", message: plain(p.message) }]
+      : [],
+  );
+};
+
+/** The catalogue's message, made specific with what the details say (never a secret: details hold none). */
+const messageOf = (error: AppError): string => {
+  const { details } = error;
+  const problems = problemsOf(error);
+  if (problems.length > 0) {
+    return `${error.message} ${problems.map((p) => (p.field ? `${p.field} ${p.message}` : p.message)).join("; ")}.`;
+  }
+  switch (error.code) {
+    case "userAlreadyExists":
+      return "Another object with the same value for property userPrincipalName already exists.";
+    case "invalidToken":
+      return typeof details.problem === "string" ? `${error.message} (${details.problem})` : error.message;
+    case "insufficientPermissions":
+      return Array.isArray(details.required) && details.required.length > 0
+        ? `Insufficient privileges to complete the operation. It needs one of these permissions: ${details.required.join(", ")}.`
+        : `Insufficient privileges to complete the operation. ${typeof details.problem === "string" ? details.problem : ""}`.trim();
+    case "invalidPin":
+      return typeof details.attemptsRemaining === "number"
+        ? `The current PIN is incorrect. Attempts remaining before the PIN locks: ${details.attemptsRemaining}.`
+        : error.message;
+    case "pinLocked":
+      return details.lockedUntil
+        ? `${error.message} Try again after ${String(details.lockedUntil)}.`
+        : `${error.message} An administrator must unblock it.`;
+    default:
+      return typeof details.problem === "string" ? `${error.message} ${details.problem}` : error.message;
+  }
+};
+
+/** client-request-id is echoed only when it is a plain token, never arbitrary bytes into a header. */
+export const clientRequestIdOf = (request: FastifyRequest): string | undefined => {
+  const value = request.headers["client-request-id"];
+  return typeof value === "string" && /^[\x21-\x7e]{1,128}$/.test(value) ? value : undefined;
+};
+
+export const graphErrorBody = (
+  error: AppError,
+  request: FastifyRequest,
+  now: number,
+): { status: number; body: GraphErrorBody } => {
+  const { status, code } = mapCode(error);
+  const problems = problemsOf(error);
+  return {
+    status,
+    body: {
+      error: {
+        code,
+        message: messageOf(error),
+        innerError: {
+          "request-id": request.id,
+          date: new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z"),
+          "client-request-id": clientRequestIdOf(request) ?? request.id,
+        },
+        ...(problems.length > 0 && {
+          details: problems.map((p) => ({ code: error.code, message: p.message, target: p.field })),
+        }),
+      },
+    },
+  };
+};
+
+export const sendGraphError = (
+  reply: FastifyReply,
+  request: FastifyRequest,
+  error: AppError,
+  now: number,
+) => {
+  const { status, body } = graphErrorBody(error, request, now);
+  if (status === 401) reply.header("www-authenticate", 'Bearer realm="", error="invalid_token"');
+  if (status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", "60");
+  const clientRequestId = clientRequestIdOf(request);
+  if (clientRequestId) reply.header("client-request-id", clientRequestId);
+  return reply.status(status).header("content-type", "application/json; charset=utf-8").send(body);
+};

@@ -1,0 +1,611 @@
+import { randomInt } from "node:crypto";
+import type { Hasher } from "../crypto/hasher.ts";
+import { digestToken, randomToken } from "../crypto/tokens.ts";
+import {
+  checkPin,
+  checkQrPin,
+  generateTemporaryPin,
+  type PinPolicy,
+  type PinViolation,
+  qrProfilePolicy,
+} from "../domain/pin-policy.ts";
+import { AppError } from "../errors/app-error.ts";
+import type { Db } from "../store/db.ts";
+import { createRepos, type Repos } from "../store/index.ts";
+import type { PinCredentialRow } from "../store/repos/pin-credentials.ts";
+import { type User, upnKey } from "../store/repos/users.ts";
+import type { AttemptGuard } from "./attempts.ts";
+import type { AuditService } from "./audit-service.ts";
+import type { Clock, RequestContext } from "./context.ts";
+import type { Metrics } from "./metrics.ts";
+import { assertCanManage } from "./permissions.ts";
+import type { PolicyService } from "./policy-service.ts";
+
+export type PinState = "Steady State" | "Must Change" | "Account Lockout" | "No PIN";
+export type MustChangeReason = "temporaryPin" | "adminReset" | "pinExpired" | "policyChange";
+
+export interface PinStatus {
+  userId: string;
+  userPrincipalName: string;
+  state: PinState;
+  /** Machine-readable reason for Must Change / Account Lockout (temporaryPin, adminReset, pinExpired, policyChange, tooManyFailures). */
+  reason: string | null;
+  /** The state in plain words, for a help desk. */
+  description: string;
+  failedAttempts: number;
+  attemptsRemaining: number;
+  lockedAt: string | null;
+  /** null while locked means "until an administrator unblocks". */
+  lockedUntil: string | null;
+  isTemporary: boolean;
+  temporaryExpiresAt: string | null;
+  changedAt: string | null;
+  expiresAt: string | null;
+  mustChangeAt: string | null;
+  mustChangeBy: string | null;
+}
+
+export type VerifyOutcome =
+  | { result: "success"; user: User }
+  | {
+      result: "pinChangeRequired";
+      reason: MustChangeReason;
+      changeToken: string;
+      changeTokenExpiresAt: string;
+      user: User;
+    };
+
+export interface TemporaryPin {
+  temporaryPin: string;
+  expiresAt: string;
+  user: User;
+}
+
+const CHANGE_TOKEN_TTL_MS = 10 * 60 * 1000;
+const pinSubject = (userId: string) => `pin:${userId}`;
+// Unknown user names get counters too, so their answers cannot be told apart from a real user's.
+const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
+
+/** "25 May 2026, 09:02 UTC": how a help desk reads a time (machine fields keep ISO 8601). */
+const human = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined
+    ? "an unknown time"
+    : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
+
+const REASON_WORDS: Record<MustChangeReason, string> = {
+  temporaryPin: "signed in with a temporary PIN and must choose a new PIN",
+  adminReset: "the PIN was reset by an administrator and must be changed at the next sign-in",
+  pinExpired: "the PIN has expired under the PIN policy and must be changed",
+  policyChange: "the PIN rules changed and the current PIN no longer complies",
+};
+
+export interface PinServiceDeps {
+  db: Db;
+  repos: Repos;
+  hasher: Hasher;
+  audit: AuditService;
+  policies: PolicyService;
+  attempts: AttemptGuard;
+  clock: Clock;
+  metrics: Metrics;
+}
+
+export const createPinService = ({
+  db,
+  repos,
+  hasher,
+  audit,
+  policies,
+  attempts,
+  clock,
+  metrics,
+}: PinServiceDeps) => {
+  const { users, pins, counters, history, changeTokens } = repos;
+
+  /** A user with a QR code + PIN method keeps a PIN that fits that method's profile (digits only, QR length). */
+  const usesQrProfile = async (userId: string) => (await repos.qr.getMethod(userId)) !== undefined;
+  const violationsOf = (pin: string, policy: PinPolicy, qr: boolean) =>
+    qr ? checkQrPin(pin, policy) : checkPin(pin, policy);
+
+  const timedVerify = async (stored: string, pin: string) => {
+    const end = metrics.hashDuration.startTimer({ operation: "verify" });
+    try {
+      return await hasher.verify(stored, pin);
+    } finally {
+      end();
+    }
+  };
+
+  const timedHash = async (pin: string) => {
+    const end = metrics.hashDuration.startTimer({ operation: "hash" });
+    try {
+      return await hasher.hash(pin);
+    } finally {
+      end();
+    }
+  };
+
+  const requireUser = async (idOrUpn: string): Promise<User> => {
+    const user = await users.findByIdOrUpn(idOrUpn);
+    if (!user) throw new AppError("userNotFound", { user: idOrUpn.slice(0, 256) });
+    return user;
+  };
+
+  const target = (user: User) => ({ id: user.id, upn: user.userPrincipalName });
+
+  const policyError = (violations: PinViolation[]): AppError => {
+    const [first] = violations;
+    if (!first) return new AppError("pinPolicyViolation", { violations: [] });
+    return new AppError(first.code, { violations }, first.message);
+  };
+
+  /** Policy check including history: the current PIN and the last history-1 retired PINs may not be reused. */
+  const assertPinAllowed = async (
+    user: User,
+    pin: string,
+    policy: PinPolicy,
+    current: PinCredentialRow | undefined,
+    qrProfile?: boolean,
+  ) => {
+    const violations = violationsOf(pin, policy, qrProfile ?? (await usesQrProfile(user.id)));
+    if (violations.length > 0) throw policyError(violations);
+    if (policy.history === 0) return;
+    const remembered = [
+      ...(current && current.is_temporary === 0 ? [current.hash] : []),
+      ...(await history.recent(user.id, policy.history - (current && current.is_temporary === 0 ? 1 : 0))),
+    ];
+    const matches = await Promise.all(remembered.map((hash) => timedVerify(hash, pin)));
+    if (matches.some((m) => m.ok)) {
+      throw policyError([
+        {
+          code: "pinInHistory",
+          message: `Choose a PIN you have not used recently: your last ${policy.history} PINs cannot be reused.`,
+          mitigation: "Choose a PIN you have not used before.",
+          params: { history: policy.history },
+        },
+      ]);
+    }
+  };
+
+  interface StoreOptions {
+    isTemporary: boolean;
+    temporaryExpiresAt: number | null;
+    mustChange: { reason: MustChangeReason; by: string } | null;
+  }
+
+  /** Writes the new PIN, retires the old one into history and clears any lockout: one transaction. */
+  const storePin = async (user: User, hash: string, policy: PinPolicy, options: StoreOptions) => {
+    const now = clock.now();
+    const policyVersion = (await policies.current()).version;
+    await db.transaction(async (trx) => {
+      const tx = createRepos({ ...db, kysely: trx });
+      const existing = await tx.pins.get(user.id);
+      if (existing && existing.is_temporary === 0 && policy.history > 1) {
+        await tx.history.push(user.id, existing.hash, now, policy.history - 1);
+      }
+      await tx.pins.upsert({
+        user_id: user.id,
+        hash,
+        is_temporary: options.isTemporary ? 1 : 0,
+        temporary_expires_at: options.temporaryExpiresAt,
+        must_change_reason: options.mustChange?.reason ?? null,
+        must_change_at: options.mustChange ? now : null,
+        must_change_by: options.mustChange?.by ?? null,
+        changed_at: now,
+        created_at: existing?.created_at ?? now,
+        policy_version: policyVersion,
+      });
+      await tx.counters.ensure(pinSubject(user.id));
+      await tx.counters.clear(pinSubject(user.id), now);
+    });
+  };
+
+  const mustChangeReasonOf = (
+    cred: PinCredentialRow,
+    policy: PinPolicy,
+    now: number,
+  ): MustChangeReason | null => {
+    if (cred.is_temporary === 1) return "temporaryPin";
+    if (cred.must_change_reason) return cred.must_change_reason as MustChangeReason;
+    if (policy.expirationDays > 0 && cred.changed_at + policy.expirationDays * 86_400_000 <= now)
+      return "pinExpired";
+    return null;
+  };
+
+  const issueChangeToken = async (user: User) => {
+    const token = randomToken();
+    const now = clock.now();
+    await changeTokens.insert(digestToken(token), user.id, now, now + CHANGE_TOKEN_TTL_MS);
+    return { token, expiresAt: iso(now + CHANGE_TOKEN_TTL_MS) as string };
+  };
+
+  const lockedError = (lockedUntil: number | null) =>
+    new AppError("pinLocked", { lockedUntil: iso(lockedUntil) });
+
+  /**
+   * Checks a PIN against the shared counter. Unknown users, users without a PIN and wrong PINs all
+   * answer the same way, after the same amount of hashing.
+   */
+  const checkAgainstCounter = async (
+    ctx: RequestContext,
+    upn: string,
+    pin: string,
+    action: string,
+    channel: string,
+  ): Promise<{ user: User; cred: PinCredentialRow; policy: PinPolicy }> => {
+    const policy = await policies.pinPolicy();
+    const user = await users.findByUpn(upn);
+    const cred = user ? await pins.get(user.id) : undefined;
+    const subject = user ? pinSubject(user.id) : unknownSubject(upn);
+    const result = await attempts.attempt(subject, policy.lockout, async () => {
+      if (!cred) {
+        await hasher.verifyDummy(pin);
+        return false;
+      }
+      const { ok, needsRehash } = await timedVerify(cred.hash, pin);
+      if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
+      return ok;
+    });
+    const auditTarget = { id: user?.id ?? null, upn: user?.userPrincipalName ?? upn.slice(0, 256) };
+    const hiddenReason = !user ? "unknownUser" : !cred ? "noPin" : undefined;
+
+    if (result.outcome === "locked") {
+      metrics.verifications.inc({ outcome: "locked", channel });
+      await audit.record(ctx, {
+        action,
+        outcome: "denied",
+        target: auditTarget,
+        reason: hiddenReason ?? "pinLocked",
+      });
+      throw lockedError(result.lockedUntil);
+    }
+    if (result.outcome === "wrong") {
+      metrics.verifications.inc({ outcome: "invalid", channel });
+      await audit.record(ctx, {
+        action,
+        outcome: "failure",
+        target: auditTarget,
+        reason: hiddenReason ?? "wrongPin",
+        details: { attemptsRemaining: result.attemptsRemaining },
+      });
+      if (result.lockedNow) {
+        metrics.lockouts.inc();
+        await audit.record(ctx, {
+          action: "pin.locked",
+          outcome: "success",
+          target: auditTarget,
+          reason: "tooManyFailures",
+          details: { threshold: policy.lockout.threshold, lockedUntil: iso(result.lockedUntil) },
+        });
+      }
+      if (result.attemptsRemaining === 0) throw lockedError(result.lockedUntil);
+      throw new AppError("invalidPin", { attemptsRemaining: result.attemptsRemaining });
+    }
+    if (!user || !cred) throw new Error("unreachable: a PIN matched without a credential");
+    return { user, cred, policy };
+  };
+
+  const status = async (user: User): Promise<PinStatus> => {
+    const now = clock.now();
+    const policy = await policies.pinPolicy();
+    const cred = await pins.get(user.id);
+    const counter = await counters.state(pinSubject(user.id), now, policy.lockout);
+    const base = {
+      userId: user.id,
+      userPrincipalName: user.userPrincipalName,
+      failedAttempts: counter.failedCount,
+      attemptsRemaining: Math.max(policy.lockout.threshold - counter.failedCount, 0),
+      lockedAt: iso(counter.lockedAt),
+      lockedUntil: iso(counter.lockedUntil),
+      isTemporary: cred?.is_temporary === 1,
+      temporaryExpiresAt: iso(cred?.temporary_expires_at),
+      changedAt: iso(cred?.changed_at),
+      expiresAt:
+        cred && policy.expirationDays > 0 ? iso(cred.changed_at + policy.expirationDays * 86_400_000) : null,
+      mustChangeAt: iso(cred?.must_change_at),
+      mustChangeBy: cred?.must_change_by ?? null,
+    };
+    if (!cred) {
+      return {
+        ...base,
+        state: "No PIN",
+        reason: null,
+        description: "No PIN is set. An administrator can set or reset one.",
+      };
+    }
+    if (counter.locked) {
+      const until =
+        counter.lockedUntil === null
+          ? "until an administrator unblocks it"
+          : `unlocks automatically at ${human(counter.lockedUntil)}`;
+      return {
+        ...base,
+        state: "Account Lockout",
+        reason: "tooManyFailures",
+        description: `Locked after ${policy.lockout.threshold} wrong PINs at ${human(counter.lockedAt)}; ${until}.`,
+      };
+    }
+    const reason = mustChangeReasonOf(cred, policy, now);
+    if (reason) {
+      const expired =
+        cred.is_temporary === 1 && cred.temporary_expires_at !== null && cred.temporary_expires_at <= now;
+      const by = cred.must_change_by ? ` (by ${cred.must_change_by} at ${human(cred.must_change_at)})` : "";
+      return {
+        ...base,
+        state: "Must Change",
+        reason,
+        description: expired
+          ? `The temporary PIN expired at ${human(cred.temporary_expires_at)}; generate a new one.`
+          : `Must change: ${REASON_WORDS[reason]}${by}.`,
+      };
+    }
+    return { ...base, state: "Steady State", reason: null, description: "The PIN is usable." };
+  };
+
+  return {
+    status: async (idOrUpn: string) => status(await requireUser(idOrUpn)),
+    statusOf: status,
+
+    /** Verification for integrations and sign-in pages. A temporary PIN never completes a sign-in. */
+    async verify(ctx: RequestContext, upn: string, pin: string, channel = "api"): Promise<VerifyOutcome> {
+      const { user, cred, policy } = await checkAgainstCounter(ctx, upn, pin, "pin.verify", channel);
+      const now = clock.now();
+      const auditTarget = target(user);
+      if (!user.accountEnabled) {
+        metrics.verifications.inc({ outcome: "disabled", channel });
+        await audit.record(ctx, {
+          action: "pin.verify",
+          outcome: "denied",
+          target: auditTarget,
+          reason: "accountDisabled",
+        });
+        throw new AppError("accountDisabled");
+      }
+      if (cred.is_temporary === 1 && cred.temporary_expires_at !== null && cred.temporary_expires_at <= now) {
+        metrics.verifications.inc({ outcome: "expired", channel });
+        await audit.record(ctx, {
+          action: "pin.verify",
+          outcome: "denied",
+          target: auditTarget,
+          reason: "temporaryPinExpired",
+        });
+        throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
+      }
+      // Only here is the PIN in clear, so only here can a PIN made non-compliant by a policy change be
+      // recognised; the user is sent straight to the change step rather than refused.
+      // A PIN already checked against this policy version needs no second look.
+      const { version } = await policies.current();
+      const reason =
+        mustChangeReasonOf(cred, policy, now) ??
+        (cred.policy_version !== version && violationsOf(pin, policy, await usesQrProfile(user.id)).length > 0
+          ? "policyChange"
+          : null);
+      if (reason) {
+        metrics.verifications.inc({ outcome: "changeRequired", channel });
+        const change = await issueChangeToken(user);
+        await audit.record(ctx, {
+          action: "pin.verify",
+          outcome: "success",
+          target: auditTarget,
+          reason: `pinChangeRequired:${reason}`,
+        });
+        return {
+          result: "pinChangeRequired",
+          reason,
+          changeToken: change.token,
+          changeTokenExpiresAt: change.expiresAt,
+          user,
+        };
+      }
+      metrics.verifications.inc({ outcome: "success", channel });
+      // Independent writes: on PostgreSQL they go out on separate connections at once.
+      await Promise.all([
+        users.touchSignIn(user.id, now),
+        cred.policy_version !== version ? pins.setPolicyVersion(user.id, version) : undefined,
+        audit.record(ctx, { action: "pin.verify", outcome: "success", target: auditTarget }),
+      ]);
+      return { result: "success", user };
+    },
+
+    /** Completes a Must Change: the token from verify proves the old or temporary PIN was just presented. */
+    async changeWithToken(ctx: RequestContext, changeToken: string, newPin: string): Promise<PinStatus> {
+      const tokenHash = digestToken(changeToken);
+      const found = await changeTokens.findValid(tokenHash, clock.now());
+      const user = found && (await users.findById(found.userId));
+      if (!user) throw new AppError("pinChangeTokenInvalid");
+      const policy = await policies.pinPolicy();
+      await assertPinAllowed(user, newPin, policy, await pins.get(user.id));
+      const hash = await timedHash(newPin);
+      // Consumed only once the new PIN is known to be acceptable, so a rejected PIN does not burn the token.
+      const consumed = await changeTokens.consume(tokenHash, clock.now());
+      if (consumed !== user.id) throw new AppError("pinChangeTokenInvalid");
+      await storePin(user, hash, policy, { isTemporary: false, temporaryExpiresAt: null, mustChange: null });
+      await audit.record(ctx, {
+        action: "pin.changed",
+        outcome: "success",
+        target: target(user),
+        reason: "changeToken",
+      });
+      return status(user);
+    },
+
+    /** Change PIN with the current PIN; a wrong current PIN consumes an attempt on the shared counter. */
+    async change(ctx: RequestContext, upn: string, currentPin: string, newPin: string): Promise<PinStatus> {
+      const { user, cred, policy } = await checkAgainstCounter(ctx, upn, currentPin, "pin.change", "change");
+      if (
+        cred.is_temporary === 1 &&
+        cred.temporary_expires_at !== null &&
+        cred.temporary_expires_at <= clock.now()
+      ) {
+        throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
+      }
+      await assertPinAllowed(user, newPin, policy, cred);
+      await storePin(user, await timedHash(newPin), policy, {
+        isTemporary: false,
+        temporaryExpiresAt: null,
+        mustChange: null,
+      });
+      await audit.record(ctx, {
+        action: "pin.changed",
+        outcome: "success",
+        target: target(user),
+        reason: "currentPin",
+      });
+      return status(user);
+    },
+
+    /** Sets a user's PIN (policy-checked). Administrators may force a change at the next sign-in. */
+    async set(
+      ctx: RequestContext,
+      idOrUpn: string,
+      pin: string,
+      options: { forceChange?: boolean; action?: "pin.set" | "pin.reset"; qrProfile?: boolean } = {},
+    ): Promise<PinStatus> {
+      const user = await requireUser(idOrUpn);
+      assertCanManage(ctx.actor, user);
+      const policy = await policies.pinPolicy();
+      const action = options.action ?? "pin.set";
+      const forceChange =
+        options.forceChange ?? (action === "pin.reset" ? policy.forceChangeAfterAdminReset : false);
+      try {
+        await assertPinAllowed(user, pin, policy, await pins.get(user.id), options.qrProfile);
+      } catch (error) {
+        if (error instanceof AppError) {
+          await audit.record(ctx, { action, outcome: "failure", target: target(user), reason: error.code });
+        }
+        throw error;
+      }
+      await storePin(user, await timedHash(pin), policy, {
+        isTemporary: false,
+        temporaryExpiresAt: null,
+        mustChange: forceChange ? { reason: "adminReset", by: actorName(ctx) } : null,
+      });
+      await audit.record(ctx, {
+        action,
+        outcome: "success",
+        target: target(user),
+        details: { forceChange },
+      });
+      return status(user);
+    },
+
+    /** Admin reset to a generated temporary PIN: CSPRNG, unbiased, shown once, must be changed at sign-in. */
+    async resetTemporary(
+      ctx: RequestContext,
+      idOrUpn: string,
+      options: { expiresInHours?: number } = {},
+    ): Promise<TemporaryPin> {
+      const user = await requireUser(idOrUpn);
+      assertCanManage(ctx.actor, user);
+      const policy = await policies.pinPolicy();
+      const hours = options.expiresInHours ?? policy.temporaryPin.expiryHours;
+      if (!Number.isInteger(hours) || hours < 1 || hours > 720) {
+        throw new AppError("invalidRequest", {
+          field: "expiresInHours",
+          problem: "must be a whole number of hours between 1 and 720",
+        });
+      }
+      const profile = (await usesQrProfile(user.id)) ? qrProfilePolicy(policy) : policy;
+      const length = Math.min(Math.max(profile.temporaryPin.length, 4), 127);
+      const temporaryPin = generateTemporaryPin(length, (max: number) => randomInt(max), profile);
+      const expiresAt = clock.now() + hours * 3_600_000;
+      await storePin(user, await timedHash(temporaryPin), policy, {
+        isTemporary: true,
+        temporaryExpiresAt: expiresAt,
+        mustChange: { reason: "temporaryPin", by: actorName(ctx) },
+      });
+      await audit.record(ctx, {
+        action: "pin.resetTemporary",
+        outcome: "success",
+        target: target(user),
+        details: { expiresAt: iso(expiresAt), length },
+      });
+      return { temporaryPin, expiresAt: iso(expiresAt) as string, user };
+    },
+
+    /** Clears a lockout and keeps the PIN. */
+    async unblock(ctx: RequestContext, idOrUpn: string): Promise<PinStatus> {
+      const user = await requireUser(idOrUpn);
+      assertCanManage(ctx.actor, user);
+      const wasLocked = await counters.clear(pinSubject(user.id), clock.now());
+      if (!wasLocked) {
+        await audit.record(ctx, {
+          action: "pin.unblock",
+          outcome: "failure",
+          target: target(user),
+          reason: "pinNotLocked",
+        });
+        throw new AppError("pinNotLocked", { state: (await status(user)).state });
+      }
+      await audit.record(ctx, { action: "pin.unblock", outcome: "success", target: target(user) });
+      return status(user);
+    },
+
+    /**
+     * The user's own new PIN, once they have proven who they are another way (full sign-in, a recovery
+     * code, Emergency Access). Policy-checked; `allowPrevious` lets the PIN just replaced be reused
+     * (Emergency Access, where the organisation allows it). Clears any lockout.
+     */
+    async setOwn(
+      ctx: RequestContext,
+      userId: string,
+      newPin: string,
+      options: { reason: string; allowPrevious?: boolean },
+    ): Promise<PinStatus> {
+      const user = await requireUser(userId);
+      const policy = await policies.pinPolicy();
+      const current = await pins.get(user.id);
+      try {
+        if (options.allowPrevious) {
+          const violations = violationsOf(newPin, policy, await usesQrProfile(user.id));
+          if (violations.length > 0) throw policyError(violations);
+        } else {
+          await assertPinAllowed(user, newPin, policy, current);
+        }
+      } catch (error) {
+        if (error instanceof AppError) {
+          await audit.record(ctx, {
+            action: "pin.changed",
+            outcome: "failure",
+            target: target(user),
+            reason: error.code,
+          });
+        }
+        throw error;
+      }
+      await storePin(user, await timedHash(newPin), policy, {
+        isTemporary: false,
+        temporaryExpiresAt: null,
+        mustChange: null,
+      });
+      await audit.record(ctx, {
+        action: "pin.changed",
+        outcome: "success",
+        target: target(user),
+        reason: options.reason,
+      });
+      return status(user);
+    },
+
+    /** Removes the PIN (state becomes No PIN). */
+    async remove(ctx: RequestContext, idOrUpn: string): Promise<void> {
+      const user = await requireUser(idOrUpn);
+      assertCanManage(ctx.actor, user);
+      await db.transaction(async (trx) => {
+        const tx = createRepos({ ...db, kysely: trx });
+        await tx.pins.delete(user.id);
+        await tx.counters.clear(pinSubject(user.id), clock.now());
+      });
+      await audit.record(ctx, { action: "pin.removed", outcome: "success", target: target(user) });
+    },
+  };
+};
+
+const actorName = (ctx: RequestContext): string => {
+  const a = ctx.actor;
+  return a.type === "user" ? a.upn : a.type === "app" ? `app ${a.name}` : a.type;
+};
+
+export type PinService = ReturnType<typeof createPinService>;

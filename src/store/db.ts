@@ -1,0 +1,132 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, type RawBuilder, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { migrationProvider } from "./migrations/index.ts";
+import type { Database } from "./schema.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface Db {
+  readonly kysely: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** The larger of two integer expressions (GREATEST on PostgreSQL, MAX on SQLite). */
+  greatest(a: RawBuilder<number> | string, b: number): RawBuilder<number>;
+  /**
+   * Runs `fn` in one transaction. On SQLite it starts with BEGIN IMMEDIATE, taking the write lock up
+   * front, so two processes never deadlock upgrading a read lock.
+   */
+  transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+export const sqlitePathOf = (url: string): string => url.slice("sqlite:".length);
+
+/**
+ * Kysely prepares every query afresh; preparing costs more than running most of PinDesk's queries.
+ * Prepared statements are kept per SQL text (the text holds placeholders, never values).
+ */
+const withStatementCache = (database: SQLite.Database, size = 500) => {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = database.prepare(sql);
+        if (cache.size >= size) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+    close() {
+      cache.clear();
+      database.close();
+    },
+  };
+};
+
+export const openDb = (url: string, options: { poolSize?: number } = {}): Db => {
+  let kysely: Kysely<Database>;
+  let dialect: Dialect;
+  if (url.startsWith("sqlite:")) {
+    const file = sqlitePathOf(url);
+    if (file !== ":memory:") mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const database = new SQLite(file);
+    // WAL lets readers run beside a writer; busy_timeout makes writers from other processes wait, not fail.
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    database.pragma("busy_timeout = 10000");
+    database.pragma("foreign_keys = ON");
+    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+    dialect = "sqlite";
+  } else {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      // BIGINT columns hold epoch milliseconds: well inside Number's exact range.
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === INT8_OID
+            ? (value: string) => Number(value)
+            : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle connection the server closes (restart, failover) must not crash the process; the pool
+    // drops it and the next query opens a fresh one.
+    pool.on("error", () => undefined);
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    dialect = "postgres";
+  }
+  const fn = dialect === "postgres" ? "GREATEST" : "MAX";
+  return {
+    kysely,
+    dialect,
+    greatest: (a, b) =>
+      typeof a === "string"
+        ? sql<number>`${sql.raw(fn)}(${sql.ref(a)}, ${b})`
+        : sql<number>`${sql.raw(fn)}(${a}, ${b})`,
+    transaction: <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+      dialect === "postgres"
+        ? kysely.transaction().execute(fn)
+        : kysely.connection().execute(async (conn) => {
+            await sql`BEGIN IMMEDIATE`.execute(conn);
+            try {
+              const result = await fn(conn);
+              await sql`COMMIT`.execute(conn);
+              return result;
+            } catch (error) {
+              await sql`ROLLBACK`.execute(conn);
+              throw error;
+            }
+          }),
+    ping: async () => {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+};
+
+export interface MigrationOutcome {
+  applied: string[];
+  current: string | undefined;
+}
+
+export const migrateToLatest = async (db: Db): Promise<MigrationOutcome> => {
+  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  const all = await migrator.getMigrations();
+  return {
+    applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName),
+    current: all.filter((m) => m.executedAt).at(-1)?.name,
+  };
+};

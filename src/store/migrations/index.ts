@@ -1,0 +1,15 @@
+import type { Migration, MigrationProvider } from "kysely";
+import * as m0001 from "./0001_core.ts";
+import * as m0002 from "./0002_qr.ts";
+import * as m0003 from "./0003_portal.ts";
+import * as m0004 from "./0004_admin.ts";
+
+/** Every migration, in order. Names sort; files are never edited once landed. */
+const migrations: Record<string, Migration> = {
+  "0001_core": m0001,
+  "0002_qr": m0002,
+  "0003_portal": m0003,
+  "0004_admin": m0004,
+};
+
+export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,0 +1,135 @@
+import type { Kysely } from "kysely";
+import type { Db } from "../db.ts";
+import type { Database, QrCodeKind, QrCodesTable } from "../schema.ts";
+
+export type QrCodeRow = QrCodesTable;
+
+export const createQrRepo = ({ kysely }: Db) => ({
+  async getMethod(userId: string) {
+    return kysely.selectFrom("qr_pin_methods").selectAll().where("user_id", "=", userId).executeTakeFirst();
+  },
+
+  /** Inserts the method; false when the user already has one (the primary key decides under concurrency). */
+  async insertMethod(userId: string, now: number, trx: Kysely<Database> = kysely): Promise<boolean> {
+    const result = await trx
+      .insertInto("qr_pin_methods")
+      .values({ user_id: userId, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column("user_id").doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  },
+
+  async touchMethod(userId: string, now: number, trx: Kysely<Database> = kysely): Promise<void> {
+    await trx.updateTable("qr_pin_methods").set({ updated_at: now }).where("user_id", "=", userId).execute();
+  },
+
+  async deleteMethod(userId: string, trx: Kysely<Database> = kysely): Promise<boolean> {
+    await trx.deleteFrom("qr_codes").where("user_id", "=", userId).execute();
+    const result = await trx.deleteFrom("qr_pin_methods").where("user_id", "=", userId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  },
+
+  /** The method, its codes and the PIN's dates and flags in one query (the Graph GET is a hot path). */
+  async snapshot(userId: string) {
+    const rows = await kysely
+      .selectFrom("qr_pin_methods as m")
+      .leftJoin("qr_codes as c", "c.user_id", "m.user_id")
+      .leftJoin("pin_credentials as p", "p.user_id", "m.user_id")
+      .select([
+        "m.created_at as method_created_at",
+        "c.id",
+        "c.kind",
+        "c.start_at",
+        "c.expire_at",
+        "c.created_at",
+        "c.updated_at",
+        "c.last_used_at",
+        "p.created_at as pin_created_at",
+        "p.changed_at as pin_changed_at",
+        "p.is_temporary as pin_is_temporary",
+        "p.must_change_reason as pin_must_change_reason",
+      ])
+      .where("m.user_id", "=", userId)
+      .execute();
+    const first = rows[0];
+    if (!first) return undefined;
+    const codes: QrCodeRow[] = [];
+    for (const r of rows) {
+      if (r.id === null || r.kind === null) continue;
+      codes.push({
+        id: r.id,
+        user_id: userId,
+        kind: r.kind,
+        secret_hash: "",
+        start_at: r.start_at as number,
+        expire_at: r.expire_at as number,
+        created_at: r.created_at as number,
+        updated_at: r.updated_at as number,
+        last_used_at: r.last_used_at,
+      });
+    }
+    return {
+      methodCreatedAt: first.method_created_at,
+      codes,
+      pin:
+        first.pin_created_at === null
+          ? undefined
+          : {
+              createdAt: first.pin_created_at,
+              changedAt: first.pin_changed_at as number,
+              isTemporary: first.pin_is_temporary === 1,
+              mustChangeReason: first.pin_must_change_reason,
+            },
+    };
+  },
+
+  async codesOf(userId: string): Promise<QrCodeRow[]> {
+    return kysely.selectFrom("qr_codes").selectAll().where("user_id", "=", userId).execute();
+  },
+
+  async code(userId: string, kind: QrCodeKind): Promise<QrCodeRow | undefined> {
+    return kysely
+      .selectFrom("qr_codes")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .where("kind", "=", kind)
+      .executeTakeFirst();
+  },
+
+  async codeById(id: string): Promise<QrCodeRow | undefined> {
+    return kysely.selectFrom("qr_codes").selectAll().where("id", "=", id).executeTakeFirst();
+  },
+
+  /** Replaces the user's code of this kind (a new id and secret invalidate the old printed code). */
+  async replaceCode(row: QrCodeRow, trx: Kysely<Database> = kysely): Promise<void> {
+    await trx
+      .deleteFrom("qr_codes")
+      .where("user_id", "=", row.user_id)
+      .where("kind", "=", row.kind)
+      .execute();
+    await trx.insertInto("qr_codes").values(row).execute();
+  },
+
+  async updateExpiry(id: string, expireAt: number, now: number): Promise<void> {
+    await kysely
+      .updateTable("qr_codes")
+      .set({ expire_at: expireAt, updated_at: now })
+      .where("id", "=", id)
+      .execute();
+  },
+
+  async deleteCode(userId: string, kind: QrCodeKind): Promise<boolean> {
+    const result = await kysely
+      .deleteFrom("qr_codes")
+      .where("user_id", "=", userId)
+      .where("kind", "=", kind)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  },
+
+  async markUsed(id: string, now: number): Promise<void> {
+    await kysely.updateTable("qr_codes").set({ last_used_at: now }).where("id", "=", id).execute();
+  },
+});
+
+export type QrRepo = ReturnType<typeof createQrRepo>;

@@ -1,0 +1,308 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliContext } from "../src/services/context.ts";
+import { bearerFor, createTestInstance, dialects, type TestInstance } from "./helpers/instance.ts";
+
+describe.each(dialects)("core API on %s", (dialect) => {
+  let t: TestInstance;
+  let verifier: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    t = await createTestInstance(dialect);
+    verifier = await bearerFor(t, "Pin.Verify");
+    admin = await bearerFor(
+      t,
+      "Pin.ReadWrite.All",
+      "User.ReadWrite.All",
+      "Policy.ReadWrite.PinPolicy",
+      "AuditLog.Read.All",
+    );
+    await t.services.users.create(cliContext, { userPrincipalName: "ana@contoso.com", displayName: "Ana" });
+    await t.services.pins.set(cliContext, "ana@contoso.com", "482915");
+  });
+  afterAll(() => t?.close());
+
+  const verify = (userPrincipalName: string, pin: string, token = verifier) =>
+    t.app.inject({
+      method: "POST",
+      url: "/api/v1/verify",
+      headers: { authorization: token },
+      payload: { userPrincipalName, pin },
+    });
+
+  it("verifies a correct PIN", async () => {
+    const res = await verify("ana@contoso.com", "482915");
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ result: "success" });
+  });
+
+  it("matches the UPN case-insensitively", async () => {
+    const res = await verify("ANA@Contoso.com", "482915");
+    expect(res.json()).toMatchObject({ result: "success" });
+  });
+
+  it("answers a wrong PIN with 401 invalidPin and attempts remaining", async () => {
+    const res = await verify("ana@contoso.com", "000001");
+    expect(res.statusCode).toBe(401);
+    const body = res.json();
+    expect(body.error.code).toBe("invalidPin");
+    expect(body.error.attemptsRemaining).toBe(9);
+    expect(body.error.mitigation).toBeTruthy();
+    expect(body.error.requestId).toBeTruthy();
+    // A success resets the counter.
+    expect((await verify("ana@contoso.com", "482915")).statusCode).toBe(200);
+    expect((await verify("ana@contoso.com", "000001")).json().error.attemptsRemaining).toBe(9);
+    await verify("ana@contoso.com", "482915");
+  });
+
+  it("answers an unknown user exactly like a wrong PIN", async () => {
+    const res = await verify("nobody@contoso.com", "482915");
+    expect(res.statusCode).toBe(401);
+    const known = await verify("ana@contoso.com", "111112");
+    await verify("ana@contoso.com", "482915");
+    const strip = (b: { error: Record<string, unknown> }) => ({ ...b.error, requestId: undefined });
+    expect(strip(res.json())).toEqual(strip(known.json()));
+  });
+
+  it("refuses callers without a token or without Pin.Verify", async () => {
+    const none = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/verify",
+      payload: { userPrincipalName: "a@b.c", pin: "1" },
+    });
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe("invalidToken");
+    const wrong = await verify("ana@contoso.com", "482915", admin);
+    expect(wrong.statusCode).toBe(403);
+    expect(wrong.json().error.code).toBe("insufficientPermissions");
+  });
+
+  it("locks after the threshold and reports 423 with lockedUntil, then unblocks", async () => {
+    await t.services.users.create(cliContext, { userPrincipalName: "bo@contoso.com", displayName: "Bo" });
+    await t.services.pins.set(cliContext, "bo@contoso.com", "582014");
+    for (let i = 0; i < 9; i++) expect((await verify("bo@contoso.com", "999990")).statusCode).toBe(401);
+    const tenth = await verify("bo@contoso.com", "999990");
+    expect(tenth.statusCode).toBe(423);
+    const locked = await verify("bo@contoso.com", "582014");
+    expect(locked.statusCode).toBe(423);
+    expect(locked.json().error.code).toBe("pinLocked");
+    expect(new Date(locked.json().error.lockedUntil).getTime()).toBe(t.clock.now() + 60_000);
+
+    const status = await t.app.inject({
+      method: "GET",
+      url: "/api/v1/users/bo@contoso.com/pin",
+      headers: { authorization: admin },
+    });
+    expect(status.json()).toMatchObject({ state: "Account Lockout" });
+
+    const unblock = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users/bo@contoso.com/pin/unblock",
+      headers: { authorization: admin },
+    });
+    expect(unblock.statusCode).toBe(200);
+    expect(unblock.json()).toMatchObject({ state: "Steady State" });
+    expect((await verify("bo@contoso.com", "582014")).statusCode).toBe(200);
+
+    const again = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users/bo@contoso.com/pin/unblock",
+      headers: { authorization: admin },
+    });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe("pinNotLocked");
+  });
+
+  it("resets to a temporary PIN that only allows setting a new PIN", async () => {
+    await t.services.users.create(cliContext, { userPrincipalName: "cy@contoso.com", displayName: "Cy" });
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users/cy@contoso.com/pin/temporary",
+      headers: { authorization: admin },
+      payload: {},
+    });
+    expect(res.statusCode).toBe(201);
+    const { temporaryPin } = res.json() as { temporaryPin: string };
+    expect(temporaryPin).toMatch(/^\d{8}$/);
+
+    const first = await verify("cy@contoso.com", temporaryPin);
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ result: "pinChangeRequired", reason: "temporaryPin" });
+    const { changeToken } = first.json() as { changeToken: string };
+
+    const tooShort = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/pin/change",
+      headers: { authorization: verifier },
+      payload: { changeToken, newPin: "12" },
+    });
+    expect(tooShort.statusCode).toBe(400);
+    expect(tooShort.json().error.code).toBe("pinTooShort");
+
+    const changed = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/pin/change",
+      headers: { authorization: verifier },
+      payload: { changeToken, newPin: "730164" },
+    });
+    expect(changed.statusCode).toBe(200);
+    expect((await verify("cy@contoso.com", "730164")).json()).toMatchObject({ result: "success" });
+    expect((await verify("cy@contoso.com", temporaryPin)).statusCode).toBe(401);
+
+    const reused = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/pin/change",
+      headers: { authorization: verifier },
+      payload: { changeToken, newPin: "730165" },
+    });
+    expect(reused.statusCode).toBe(401);
+    expect(reused.json().error.code).toBe("pinChangeTokenInvalid");
+  });
+
+  it("admin reset to a chosen PIN forces a change unless told not to", async () => {
+    const forced = await t.app.inject({
+      method: "PUT",
+      url: "/api/v1/users/ana@contoso.com/pin",
+      headers: { authorization: admin },
+      payload: { pin: "620481" },
+    });
+    expect(forced.statusCode).toBe(200);
+    expect(forced.json()).toMatchObject({ state: "Must Change" });
+    expect((await verify("ana@contoso.com", "620481")).json()).toMatchObject({
+      result: "pinChangeRequired",
+      reason: "adminReset",
+    });
+
+    const kept = await t.app.inject({
+      method: "PUT",
+      url: "/api/v1/users/ana@contoso.com/pin",
+      headers: { authorization: admin },
+      payload: { pin: "391746", forceChange: false },
+    });
+    expect(kept.json()).toMatchObject({ state: "Steady State" });
+  });
+
+  it("rejects a PIN that breaks the policy with the exact reason", async () => {
+    for (const [pin, code] of [
+      ["1234", "pinTooShort"],
+      ["123456", "pinHasSequence"],
+      ["121212", "pinHasRepeatedGroup"],
+      ["111111", "pinRepeatsDigit"],
+      ["12345a", "pinLowercaseNotAllowed"],
+      ["620481", "pinInHistory"],
+    ] as const) {
+      const res = await t.app.inject({
+        method: "PUT",
+        url: "/api/v1/users/ana@contoso.com/pin",
+        headers: { authorization: admin },
+        payload: { pin },
+      });
+      expect(res.statusCode, pin).toBe(400);
+      expect(res.json().error.code, pin).toBe(code);
+    }
+  });
+
+  it("updates the policy with validation and versioning", async () => {
+    const bad = await t.app.inject({
+      method: "PATCH",
+      url: "/api/v1/policies/pin",
+      headers: { authorization: admin },
+      payload: { minLength: 2, history: 99, colour: "blue" },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe("invalidPolicy");
+    expect(
+      bad
+        .json()
+        .error.problems.map((p: { field: string }) => p.field)
+        .sort(),
+    ).toEqual(["colour", "history", "minLength"]);
+
+    const good = await t.app.inject({
+      method: "PATCH",
+      url: "/api/v1/policies/pin",
+      headers: { authorization: admin },
+      payload: { lockout: { threshold: 5 } },
+    });
+    expect(good.statusCode).toBe(200);
+    expect(good.json()).toMatchObject({ version: 1, policy: { lockout: { threshold: 5 }, minLength: 6 } });
+    await t.app.inject({
+      method: "PATCH",
+      url: "/api/v1/policies/pin",
+      headers: { authorization: admin },
+      payload: { lockout: { threshold: 10 } },
+    });
+  });
+
+  it("records audit events with actor, target and outcome, never the PIN", async () => {
+    const res = await t.app.inject({
+      method: "GET",
+      url: "/api/v1/audit?limit=500",
+      headers: { authorization: admin },
+    });
+    expect(res.statusCode).toBe(200);
+    const text = res.body;
+    expect(text).toContain("pin.unblock");
+    expect(text).not.toContain("482915");
+    expect(text).not.toContain("582014");
+  });
+
+  it("turns bad input into 4xx with a problem list, never 5xx", async () => {
+    const cases = [
+      {
+        method: "POST" as const,
+        url: "/api/v1/verify",
+        payload: "{not json",
+        headers: { "content-type": "application/json" },
+      },
+      { method: "POST" as const, url: "/api/v1/verify", payload: { userPrincipalName: 5 } },
+      {
+        method: "POST" as const,
+        url: "/api/v1/verify",
+        payload: { userPrincipalName: "a@b.c", pin: "1".repeat(10_000) },
+      },
+      {
+        method: "POST" as const,
+        url: "/api/v1/verify",
+        payload: "x".repeat(200_000),
+        headers: { "content-type": "application/json" },
+      },
+      {
+        method: "POST" as const,
+        url: "/api/v1/verify",
+        payload: "pin=1",
+        headers: { "content-type": "text/plain" },
+      },
+      { method: "GET" as const, url: "/api/v1/users/%00%ff/pin" },
+      { method: "GET" as const, url: "/no/such/route" },
+    ];
+    for (const c of cases) {
+      const res = await t.app.inject({ ...c, headers: { authorization: verifier, ...c.headers } });
+      expect(res.statusCode, `${c.method} ${c.url}`).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode, `${c.method} ${c.url}`).toBeLessThan(500);
+      expect(res.json().error.code).toBeTruthy();
+    }
+  });
+
+  it("explains error codes over HTTP", async () => {
+    const hex = await t.app.inject({ method: "GET", url: "/api/v1/errors/0X80072F0C" });
+    expect(hex.statusCode).toBe(200);
+    expect(hex.json()).toMatchObject({ kind: "windowsHello" });
+    const ours = await t.app.inject({ method: "GET", url: "/api/v1/errors/pinTooShort" });
+    expect(ours.json()).toMatchObject({ kind: "pindesk" });
+    const unknown = await t.app.inject({ method: "GET", url: "/api/v1/errors/zzz" });
+    expect(unknown.statusCode).toBe(404);
+  });
+
+  it("serves health, readiness, metrics and docs", async () => {
+    expect((await t.app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
+    const ready = await t.app.inject({ method: "GET", url: "/ready" });
+    expect(ready.statusCode).toBe(200);
+    const metrics = await t.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toContain('pindesk_pin_verifications_total{outcome="success"');
+    expect(metrics.body).toContain("pindesk_pin_lockouts_total 1");
+    expect(metrics.body).toContain("pindesk_hash_duration_seconds_bucket");
+    const docs = await t.app.inject({ method: "GET", url: "/docs/json" });
+    expect(docs.json().paths).toHaveProperty("/api/v1/verify");
+  });
+});

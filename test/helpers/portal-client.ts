@@ -1,0 +1,54 @@
+/** A tiny browser stand-in for portal API tests: keeps cookies and the CSRF token between requests. */
+import type { TestInstance } from "./instance.ts";
+
+export interface PortalResponse {
+  statusCode: number;
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected loosely.
+  body: any;
+}
+
+export const portalClient = (t: TestInstance) => {
+  const cookies = new Map<string, string>();
+  let csrf: string | undefined;
+  const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const request = async (
+    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+    url: string,
+    payload?: unknown,
+  ): Promise<PortalResponse> => {
+    const res = await t.app.inject({
+      method,
+      url,
+      headers: {
+        ...(cookies.size > 0 && { cookie: cookieHeader() }),
+        ...(csrf && method !== "GET" && { "x-csrf-token": csrf }),
+        ...(payload !== undefined && { "content-type": "application/json" }),
+      },
+      ...(payload !== undefined && { payload: JSON.stringify(payload) }),
+    });
+    for (const c of res.cookies) {
+      if (c.value === "" || (c.expires && new Date(c.expires).getTime() < Date.now())) cookies.delete(c.name);
+      else cookies.set(c.name, c.value);
+    }
+    const json = String(res.headers["content-type"] ?? "").includes("application/json");
+    const body = res.body && json ? JSON.parse(res.body) : res.body;
+    if (body && typeof body.csrfToken === "string") csrf = body.csrfToken;
+    return { statusCode: res.statusCode, body };
+  };
+  return {
+    get: (url: string) => request("GET", url),
+    post: (url: string, payload: unknown = {}) => request("POST", url, payload),
+    put: (url: string, payload: unknown) => request("PUT", url, payload),
+    patch: (url: string, payload: unknown) => request("PATCH", url, payload),
+    delete: (url: string) => request("DELETE", url),
+    cookies,
+    dropCsrf: () => {
+      csrf = undefined;
+    },
+    /** Signs in with a PIN-only set. */
+    async signInWithPin(upn: string, pin: string) {
+      await request("POST", "/portal/api/signin/start", { userPrincipalName: upn });
+      return request("POST", "/portal/api/signin/pin", { pin });
+    },
+  };
+};

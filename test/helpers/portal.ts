@@ -1,0 +1,268 @@
+/**
+ * Browser tests of the portal: builds web/dist when it is missing or older than its sources, starts a
+ * test instance listening on a real port with a matching public URL (WebAuthn checks the origin, and
+ * refuses IP addresses as relying party ids, hence "localhost"), and launches Debian's Chromium.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import net, { type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { generate } from "otplib";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { cliContext } from "../../src/services/context.ts";
+import { createTestInstance, type InstanceOptions, type TestInstance } from "./instance.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const webDir = path.join(root, "web");
+const distIndex = path.join(webDir, "dist", "index.html");
+export const artifactsDir = path.join(root, "test-artifacts");
+
+const newestMtime = (entry: string): number => {
+  if (!existsSync(entry)) return 0;
+  const stat = statSync(entry);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(entry).reduce(
+    (max, name) => Math.max(max, newestMtime(path.join(entry, name))),
+    stat.mtimeMs,
+  );
+};
+
+/** The web bundle also compiles the pure PIN policy, error catalogue and roles from src/. */
+const WEB_SOURCES = [
+  path.join(webDir, "src"),
+  path.join(webDir, "public"),
+  path.join(webDir, "index.html"),
+  path.join(webDir, "vite.config.ts"),
+  path.join(root, "src", "domain"),
+  path.join(root, "src", "errors"),
+];
+
+const isFresh = () =>
+  existsSync(distIndex) && statSync(distIndex).mtimeMs >= Math.max(...WEB_SOURCES.map(newestMtime));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Builds web/dist unless it is up to date. Test files run in parallel workers, so one builds while the
+ * others wait on a lock directory (mkdir is atomic); a lock older than two minutes is a crashed build.
+ */
+export const ensureWebBuilt = async (): Promise<void> => {
+  if (isFresh()) return;
+  const lock = path.join(
+    tmpdir(),
+    `pindesk-web-build-${Buffer.from(root).toString("base64url").slice(-24)}.lock`,
+  );
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000)
+        rmSync(lock, { recursive: true, force: true });
+      await sleep(250);
+      if (isFresh()) return;
+    }
+  }
+  try {
+    if (isFresh()) return;
+    // A child process, so the build does not inherit the test runner's Vite or its NODE_ENV=test.
+    await promisify(execFile)(
+      process.execPath,
+      [
+        path.join(root, "node_modules", "vite", "bin", "vite.js"),
+        "build",
+        "--config",
+        path.join(webDir, "vite.config.ts"),
+        "--logLevel",
+        "warn",
+      ],
+      { cwd: root, env: { ...process.env, NODE_ENV: "production" } },
+    );
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+};
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+export interface PortalInstance {
+  t: TestInstance;
+  /** http://localhost:<port> — the app's public URL. */
+  baseUrl: string;
+  /** The portal's address, for page.goto. */
+  url(path?: string): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A test instance over SQLite listening on 127.0.0.1 with PINDESK_PUBLIC_URL=http://localhost:<port>.
+ * The port is picked free just before (the public URL must be known when the services are built).
+ */
+export const startPortal = async (options: InstanceOptions = {}): Promise<PortalInstance> => {
+  await ensureWebBuilt();
+  const port = await freePort();
+  const baseUrl = `http://localhost:${port}`;
+  const t = await createTestInstance("sqlite", {
+    ...options,
+    env: { PINDESK_PUBLIC_URL: baseUrl, ...options.env },
+  });
+  await t.app.listen({ port, host: "127.0.0.1" });
+  return {
+    t,
+    baseUrl,
+    url: (p = "/") => `${baseUrl}/portal${p}`,
+    close: () => t.close(),
+  };
+};
+
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export const launchBrowser = (): Promise<Browser> =>
+  chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+
+/** A fresh browser profile (cookies) at a desktop size unless told otherwise. */
+export const newPage = async (
+  browser: Browser,
+  viewport = { width: 1280, height: 900 },
+): Promise<{ context: BrowserContext; page: Page }> => {
+  const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "UTC" });
+  const page = await context.newPage();
+  return { context, page };
+};
+
+/** A platform authenticator the page can use for WebAuthn, through the DevTools protocol. */
+export const addVirtualAuthenticator = async (page: Page) => {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "usb",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  });
+  return { cdp, authenticatorId };
+};
+
+/** Full-page screenshot into test-artifacts/ (gitignored) for the README and for reviewing the pages. */
+export const screenshot = async (page: Page, name: string): Promise<void> => {
+  await mkdir(artifactsDir, { recursive: true });
+  await page.screenshot({ path: path.join(artifactsDir, `portal-${name}.png`), fullPage: true });
+};
+
+export const addUser = async (
+  t: TestInstance,
+  upn: string,
+  pin: string,
+  extra: { displayName?: string; roles?: string[]; mail?: string; mobilePhone?: string } = {},
+) => {
+  const user = await t.services.users.create(cliContext, {
+    userPrincipalName: upn,
+    displayName: extra.displayName ?? (upn.split("@")[0] as string),
+    ...extra,
+  });
+  await t.services.pins.set(cliContext, upn, pin);
+  return user;
+};
+
+/** The code an authenticator app would show now, by the instance's (fake) clock. */
+export const totpNow = (t: TestInstance, secret: string): Promise<string> =>
+  generate({ secret, epoch: Math.floor(t.clock.now() / 1000) });
+
+export interface SinkMessage {
+  to: string[];
+  subject: string;
+  text: string;
+}
+
+/**
+ * A real SMTP server for the app to deliver to (smtp-server). Addresses `refuse` names are answered
+ * "550 5.1.1 mailbox unavailable", as a provider refusing delivery would.
+ */
+export const startMailSink = async (options: { refuse?: (address: string) => boolean } = {}) => {
+  const { SMTPServer } = await import("smtp-server");
+  const messages: SinkMessage[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onRcptTo(address, _session, callback) {
+      if (options.refuse?.(address.address)) {
+        const error = new Error("5.1.1 mailbox unavailable") as Error & { responseCode: number };
+        error.responseCode = 550;
+        callback(error);
+        return;
+      }
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        const raw = Buffer.concat(chunks).toString("utf8");
+        const [head = "", ...rest] = raw.split(/\r?\n\r?\n/);
+        messages.push({
+          to: session.envelope.rcptTo.map((r) => r.address),
+          subject: /^subject:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? "",
+          text: rest
+            .join("\n\n")
+            .replace(/=\r?\n/g, "")
+            .trim(),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.server.address() as AddressInfo;
+  return {
+    /** Environment for the instance: deliver email to this sink. */
+    env: {
+      PINDESK_SMTP_HOST: "127.0.0.1",
+      PINDESK_SMTP_PORT: String(port),
+      PINDESK_SMTP_FROM: "PinDesk <pindesk@contoso.com>",
+    },
+    messages: () => [...messages],
+    /** The digits of the last code sent to `address` among messages after the first `after`, waiting for it. */
+    async codeFor(address: string, after = 0, timeoutMs = 10_000): Promise<string> {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const last = messages
+          .slice(after)
+          .filter((m) => m.to.includes(address) && /code is (\d+)/.test(m.text))
+          .at(-1);
+        const code = last && /code is (\d+)/.exec(last.text)?.[1];
+        if (code) return code;
+        if (Date.now() > until) throw new Error(`no code arrived for ${address}`);
+        await sleep(100);
+      }
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};

@@ -1,0 +1,234 @@
+/**
+ * Exact lockout: a burst of concurrent guesses, from one instance or several over the same database,
+ * evaluates at most `threshold` PINs; the wait escalates, decays and expires on the clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError } from "../src/errors/app-error.ts";
+import { cliContext } from "../src/services/context.ts";
+import {
+  createTestInstance,
+  dialects,
+  type FreshDatabase,
+  freshDatabase,
+  OWASP_ARGON2ID,
+  type TestInstance,
+  testPepper,
+} from "./helpers/instance.ts";
+
+const hashVerifies = async (t: TestInstance): Promise<number> => {
+  const metric = await t.services.metrics.hashDuration.get();
+  return metric.values
+    .filter((v) => v.metricName === "pindesk_hash_duration_seconds_count" && v.labels.operation === "verify")
+    .reduce((sum, v) => sum + v.value, 0);
+};
+
+const outcome = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return "success";
+  } catch (e) {
+    if (e instanceof AppError) return e.code;
+    throw e;
+  }
+};
+
+const tally = (results: string[]) =>
+  results.reduce<Record<string, number>>((acc, r) => {
+    acc[r] = (acc[r] ?? 0) + 1;
+    return acc;
+  }, {});
+
+describe.each(dialects)("lockout on %s", (dialect) => {
+  let t: TestInstance;
+  beforeAll(async () => {
+    t = await createTestInstance(dialect, { hashParams: OWASP_ARGON2ID });
+  });
+  afterAll(() => t?.close());
+
+  const addUser = async (upn: string, pin: string) => {
+    await t.services.users.create(cliContext, { userPrincipalName: upn, displayName: upn });
+    await t.services.pins.set(cliContext, upn, pin);
+  };
+
+  it("500 concurrent wrong PINs over HTTP: exactly threshold evaluated, the rest refused as locked", async () => {
+    await addUser("burst@contoso.com", "482915");
+    const before = await hashVerifies(t);
+    const { clientId, clientSecret } = await t.services.apps.create(cliContext, "burst", ["Pin.Verify"]);
+    const token = await t.app.inject({
+      method: "POST",
+      url: "/oauth2/v2.0/token",
+      payload: { grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret },
+    });
+    const authorization = `Bearer ${token.json().access_token}`;
+    const responses = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        t.app.inject({
+          method: "POST",
+          url: "/api/v1/verify",
+          headers: { authorization },
+          payload: { userPrincipalName: "burst@contoso.com", pin: String(100000 + i * 7) },
+        }),
+      ),
+    );
+    const statuses = tally(responses.map((r) => String(r.statusCode)));
+    // Exactly `threshold` PINs are evaluated. Under concurrency the last wrong answers may already see
+    // the lock another request set, so they say 423 rather than 401; nothing else is possible.
+    expect(Object.keys(statuses).sort()).toEqual(["401", "423"]);
+    expect(statuses["401"]).toBeLessThanOrEqual(9);
+    expect(statuses["401"]).toBeGreaterThanOrEqual(1);
+    expect((await hashVerifies(t)) - before).toBe(10);
+    const locks = await t.services.audit.query({
+      action: "pin.locked",
+      targetUpn: "burst@contoso.com",
+      limit: 10,
+    });
+    expect(locks).toHaveLength(1);
+    // The right PIN is refused too while locked.
+    expect(await outcome(t.services.pins.verify(cliContext, "burst@contoso.com", "482915"))).toBe(
+      "pinLocked",
+    );
+  });
+
+  it("a burst mixing the right PIN never lets more than threshold wrong PINs be evaluated", async () => {
+    await addUser("mixed@contoso.com", "582014");
+    const before = await hashVerifies(t);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        outcome(
+          t.services.pins.verify(cliContext, "mixed@contoso.com", i % 20 === 0 ? "582014" : `9${i}1357`),
+        ),
+      ),
+    );
+    const counts = tally(results);
+    expect(counts.invalidPin ?? 0).toBeLessThanOrEqual(9);
+    expect((await hashVerifies(t)) - before).toBeLessThanOrEqual(10 + (counts.success ?? 0));
+  });
+
+  it("unknown users lock the same way (no enumeration through lockout)", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        outcome(t.services.pins.verify(cliContext, "ghost@contoso.com", "482915")),
+      ),
+    );
+    const counts = tally(results);
+    expect((counts.invalidPin ?? 0) + (counts.pinLocked ?? 0)).toBe(50);
+    expect(counts.invalidPin).toBeLessThanOrEqual(9);
+    expect(await t.services.pins.status("ghost@contoso.com").catch((e: AppError) => e.code)).toBe(
+      "userNotFound",
+    );
+  });
+
+  it("a wrong current PIN on change consumes an attempt", async () => {
+    await addUser("changer@contoso.com", "630158");
+    expect(await outcome(t.services.pins.change(cliContext, "changer@contoso.com", "000019", "730164"))).toBe(
+      "invalidPin",
+    );
+    const status = await t.services.pins.status("changer@contoso.com");
+    expect(status.attemptsRemaining).toBe(9);
+  });
+
+  it("temporary locks expire on the clock and escalate", async () => {
+    await addUser("clock@contoso.com", "482915");
+    const wrong = () => outcome(t.services.pins.verify(cliContext, "clock@contoso.com", "999991"));
+    for (let i = 0; i < 10; i++) await wrong();
+    expect((await t.services.pins.status("clock@contoso.com")).state).toBe("Account Lockout");
+    t.clock.advance(59_000);
+    expect(await outcome(t.services.pins.verify(cliContext, "clock@contoso.com", "482915"))).toBe(
+      "pinLocked",
+    );
+    t.clock.advance(1_000);
+    // Second lock: 120 s.
+    for (let i = 0; i < 10; i++) await wrong();
+    const status = await t.services.pins.status("clock@contoso.com");
+    expect(status.state).toBe("Account Lockout");
+    expect(status.lockedUntil).toBe(new Date(t.clock.now() + 120_000).toISOString());
+    t.clock.advance(120_000);
+    expect(await outcome(t.services.pins.verify(cliContext, "clock@contoso.com", "482915"))).toBe("success");
+  });
+
+  it("permanent mode stays locked until an admin unblocks", async () => {
+    await t.services.policies.update(cliContext, { lockout: { mode: "permanent", threshold: 3 } });
+    try {
+      await addUser("perm@contoso.com", "482915");
+      for (let i = 0; i < 3; i++)
+        await outcome(t.services.pins.verify(cliContext, "perm@contoso.com", "999991"));
+      t.clock.advance(365 * 86_400_000);
+      let err: unknown;
+      try {
+        await t.services.pins.verify(cliContext, "perm@contoso.com", "482915");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe("pinLocked");
+      expect((err as AppError).details.lockedUntil).toBeNull();
+      await t.services.pins.unblock(cliContext, "perm@contoso.com");
+      expect(await outcome(t.services.pins.verify(cliContext, "perm@contoso.com", "482915"))).toBe("success");
+    } finally {
+      await t.services.policies.reset(cliContext);
+    }
+  });
+
+  it("failures older than the decay time stop counting", async () => {
+    await t.services.policies.update(cliContext, { lockout: { decaySeconds: 300 } });
+    try {
+      await addUser("decay@contoso.com", "482915");
+      for (let i = 0; i < 5; i++)
+        await outcome(t.services.pins.verify(cliContext, "decay@contoso.com", "999991"));
+      expect((await t.services.pins.status("decay@contoso.com")).attemptsRemaining).toBe(5);
+      t.clock.advance(301_000);
+      expect((await t.services.pins.status("decay@contoso.com")).attemptsRemaining).toBe(10);
+      let err: unknown;
+      try {
+        await t.services.pins.verify(cliContext, "decay@contoso.com", "999991");
+      } catch (e) {
+        err = e;
+      }
+      expect((err as AppError).details.attemptsRemaining).toBe(9);
+    } finally {
+      await t.services.policies.reset(cliContext);
+    }
+  });
+
+  it("an expired temporary PIN is refused and only a new reset helps", async () => {
+    await t.services.users.create(cliContext, { userPrincipalName: "temp@contoso.com", displayName: "Temp" });
+    const { temporaryPin } = await t.services.pins.resetTemporary(cliContext, "temp@contoso.com", {
+      expiresInHours: 1,
+    });
+    t.clock.advance(3_600_001);
+    expect(await outcome(t.services.pins.verify(cliContext, "temp@contoso.com", temporaryPin))).toBe(
+      "temporaryPinExpired",
+    );
+  });
+});
+
+describe.each(dialects)("lockout across two instances on one %s database", (dialect) => {
+  let database: FreshDatabase;
+  let a: TestInstance;
+  let b: TestInstance;
+  beforeAll(async () => {
+    database = await freshDatabase(dialect);
+    const pepper = testPepper();
+    a = await createTestInstance(dialect, { database, pepper, keepDatabase: true });
+    b = await createTestInstance(dialect, { database, pepper, keepDatabase: true });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await database?.drop();
+  });
+
+  it("a burst split over both instances still evaluates exactly threshold wrong PINs", async () => {
+    await a.services.users.create(cliContext, { userPrincipalName: "two@contoso.com", displayName: "Two" });
+    await a.services.pins.set(cliContext, "two@contoso.com", "482915");
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        outcome((i % 2 ? a : b).services.pins.verify(cliContext, "two@contoso.com", `7${i}0031`)),
+      ),
+    );
+    const counts = tally(results);
+    expect((counts.invalidPin ?? 0) + (counts.pinLocked ?? 0)).toBe(300);
+    expect(counts.invalidPin).toBeLessThanOrEqual(9);
+    expect((await hashVerifies(a)) + (await hashVerifies(b))).toBe(10);
+  });
+});

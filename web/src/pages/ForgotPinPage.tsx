@@ -1,0 +1,450 @@
+/**
+ * Forgot PIN: a code to a verified email address or phone. Seed 000's user pressed "Send code" and
+ * nothing ever came; here the person sees where it went, whether it was accepted or refused and why,
+ * when they can resend, and every other way in — all the time, not after a failure.
+ */
+import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
+import {
+  type ApiError,
+  api,
+  type DeliveryStatus,
+  type RecoveryChannel,
+  type RecoverySent,
+  type RecoveryStart,
+  toApiError,
+} from "../api.ts";
+import { Field } from "../components/Field.tsx";
+import { Link } from "../components/Link.tsx";
+import { ErrorNotice } from "../components/Notices.tsx";
+import { PinChangedPanel } from "../components/PinChangedPanel.tsx";
+import { PinFields } from "../components/PinFields.tsx";
+import { WaysOut } from "../components/WaysOut.tsx";
+import { announce } from "../lib/announce.ts";
+import { navState } from "../lib/router.ts";
+import { formatClock, formatCountdown, humanizeTimes, msUntilServerTime } from "../lib/time.ts";
+
+const STATUS_POLL_MS = 3000;
+/** A code lives 10 minutes by default; following its delivery longer than that helps nobody. */
+const STATUS_POLL_FOR_MS = 15 * 60_000;
+
+const channelWord = (c: RecoveryChannel | undefined) => (c?.channel === "sms" ? "text message" : "email");
+
+/** Local time (Date.now scale) when a new code may be sent. */
+const resendMomentOf = (sent: RecoverySent): number =>
+  Date.now() + Math.max(0, Date.parse(sent.resendAvailableAt) - Date.parse(sent.sentAt));
+
+/** Re-renders every second while a countdown runs. */
+const useTicking = (active: boolean) => {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    const timer = window.setInterval(() => setTick((t) => t + 1), 1000);
+    return () => window.clearInterval(timer);
+  }, [active]);
+};
+
+const DeliveryLine = ({ sent, status }: { sent: RecoverySent; status: DeliveryStatus | undefined }) => {
+  const via = sent.channel === "sms" ? "text message service" : "mail server";
+  const raw = status?.status ?? "queued";
+  // A failed attempt that will be retried comes back as "queued" with the reason in detail.
+  const state = raw === "queued" && status?.detail ? "retrying" : raw;
+  const text =
+    state === "accepted"
+      ? `Accepted by the ${via}. It usually arrives within a minute or two.`
+      : state === "failed"
+        ? "Not delivered."
+        : state === "retrying"
+          ? "Not delivered yet — PinDesk is trying again."
+          : state === "sending"
+            ? "Sending now…"
+            : "Waiting to be sent…";
+  return (
+    <div className={`delivery delivery-${state}`} data-testid="delivery-status" data-status={state}>
+      <p>
+        <span className="delivery-dot" aria-hidden="true" /> <strong>Delivery:</strong> {text}
+      </p>
+      {status?.detail && <p className="delivery-detail">{humanizeTimes(status.detail)}</p>}
+      {(state === "failed" || state === "retrying") && (
+        <p>
+          {state === "failed" ? "This code will not arrive." : "It may not arrive."} Use another way below —
+          you are not stuck.
+        </p>
+      )}
+    </div>
+  );
+};
+
+export const ForgotPinPage = () => {
+  const [upn, setUpn] = useState(() => navState().upn ?? "");
+  const [flow, setFlow] = useState<RecoveryStart>();
+  const [channelId, setChannelId] = useState<string>();
+  const [sent, setSent] = useState<RecoverySent>();
+  const [resendAt, setResendAt] = useState<number>();
+  const [status, setStatus] = useState<DeliveryStatus>();
+  const [code, setCode] = useState("");
+  const [resetToken, setResetToken] = useState<string>();
+  const [done, setDone] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const [expired, setExpired] = useState(false);
+  const codeInput = useRef<HTMLInputElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  useTicking(resendAt !== undefined && resendAt > Date.now() - 1000);
+  const resendLeft = resendAt !== undefined ? Math.max(0, resendAt - Date.now()) : 0;
+  const channel = flow?.channels.find((c) => c.id === channelId);
+  const phase = done ? "done" : resetToken ? "pin" : sent ? "code" : flow ? "channels" : "upn";
+
+  useEffect(() => {
+    if (phase !== "upn") heading.current?.focus();
+  }, [phase]);
+
+  const fail = (e: unknown) => {
+    const err = toApiError(e);
+    if (err.code === "setupLinkInvalid") setExpired(true);
+    setError(err);
+    return err;
+  };
+
+  const startAgain = () => {
+    setFlow(undefined);
+    setSent(undefined);
+    setResendAt(undefined);
+    setStatus(undefined);
+    setResetToken(undefined);
+    setChannelId(undefined);
+    setCode("");
+    setError(undefined);
+    setExpired(false);
+  };
+
+  const start = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!upn.trim()) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const started = await api.recovery.start(upn.trim());
+      setFlow(started);
+      setChannelId(started.channels[0]?.id);
+    } catch (err) {
+      fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const send = async (id: string | undefined = channelId) => {
+    if (!flow || !id) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const result = await api.recovery.send(flow.recoveryToken, id);
+      setChannelId(id);
+      setSent(result);
+      setStatus(undefined);
+      setResendAt(resendMomentOf(result));
+      setCode("");
+      announce(`Code sent to ${result.to} at ${formatClock(result.sentAt)}.`);
+      window.setTimeout(() => codeInput.current?.focus(), 0);
+    } catch (err) {
+      const e2 = fail(err);
+      const when = e2.details.resendAvailableAt;
+      if (e2.code === "resendTooSoon" && typeof when === "string") {
+        const ms = msUntilServerTime(when, 3_600_000);
+        setResendAt(Date.now() + (ms ?? 60_000));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  // Follow the delivery until the provider accepted or refused the message.
+  const pollStatus = useCallback(async (token: string) => {
+    try {
+      const s = await api.recovery.status(token);
+      setStatus(s);
+      return s;
+    } catch {
+      return undefined;
+    }
+  }, []);
+  useEffect(() => {
+    if (phase !== "code" || !flow || !sent) return;
+    let stopped = false;
+    let timer: number | undefined;
+    let announced = false;
+    const until = Date.now() + STATUS_POLL_FOR_MS;
+    const tick = async () => {
+      const s = await pollStatus(flow.recoveryToken);
+      if (stopped) return;
+      if ((s?.status === "failed" || s?.detail) && !announced) {
+        announced = true;
+        announce("The code could not be delivered. Other ways are listed on the page.");
+      }
+      if (s?.status !== "accepted" && s?.status !== "failed" && Date.now() < until) {
+        timer = window.setTimeout(tick, STATUS_POLL_MS);
+      }
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      window.clearTimeout(timer);
+    };
+  }, [phase, flow, sent, pollStatus]);
+
+  const verify = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!flow || !code.trim()) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const { resetToken: token } = await api.recovery.verify(flow.recoveryToken, code.replace(/\s/g, ""));
+      setResetToken(token);
+      announce("Code accepted. Choose your new PIN.");
+    } catch (err) {
+      fail(err);
+      setCode("");
+      codeInput.current?.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const setPin = async (newPin: string, confirmPin: string) => {
+    if (!resetToken) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const result = await api.recovery.setPin(resetToken, newPin, confirmPin);
+      setDone(result.message);
+      announce("PIN changed.");
+    } catch (err) {
+      fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (phase === "done" && done) {
+    return (
+      <div className="page page-narrow">
+        <PinChangedPanel message={done} upn={upn.trim()} />
+      </div>
+    );
+  }
+
+  const helpdesk = flow?.helpdeskContact ?? "your help desk";
+  const others = flow?.channels.filter((c) => c.id !== channelId) ?? [];
+  const codeValidMinutes = sent
+    ? Math.round((Date.parse(sent.expiresAt) - Date.parse(sent.sentAt)) / 60_000)
+    : 0;
+
+  return (
+    <div className="page page-narrow">
+      <h1 ref={heading} tabIndex={-1}>
+        {phase === "pin" ? "Choose a new PIN" : "Forgot your PIN?"}
+      </h1>
+
+      {expired && (
+        <ErrorNotice error={error}>
+          <div className="actions">
+            <button type="button" className="btn btn-primary" onClick={startAgain}>
+              Start again
+            </button>
+          </div>
+        </ErrorNotice>
+      )}
+
+      {phase === "upn" && (
+        <>
+          <p className="lead">
+            We will send a code to your email address or phone. With it you can set a new PIN.
+          </p>
+          <form className="stack" onSubmit={start} noValidate>
+            {!expired && <ErrorNotice error={error} />}
+            <Field
+              label="User name"
+              name="username"
+              hint="Usually your work email address, for example name@contoso.com."
+              type="email"
+              autoComplete="username"
+              autoCapitalize="off"
+              spellCheck={false}
+              value={upn}
+              onChange={(e) => setUpn(e.target.value)}
+              autoFocus
+            />
+            <div className="actions">
+              <button type="submit" className="btn btn-primary" disabled={busy || !upn.trim()}>
+                {busy ? "One moment…" : "Next"}
+              </button>
+              <Link to="/" state={upn ? { upn } : undefined}>
+                Back to sign in
+              </Link>
+            </div>
+          </form>
+          <WaysOut upn={upn.trim() || undefined} hide={["forgot"]} />
+        </>
+      )}
+
+      {phase === "channels" && flow && (
+        <>
+          {!expired && <ErrorNotice error={error} />}
+          {flow.channels.length === 0 ? (
+            <div className="notice notice-warning" role="status">
+              <p className="notice-title">We have no email address or phone number to send you a code.</p>
+              <p>Use one of the other options below.</p>
+            </div>
+          ) : (
+            <form
+              className="stack"
+              onSubmit={(e) => {
+                e.preventDefault();
+                void send();
+              }}
+            >
+              <fieldset className="radio-list">
+                <legend>Where should we send your code?</legend>
+                {flow.channels.map((c) => (
+                  <label key={c.id} className="radio">
+                    <input
+                      type="radio"
+                      name="channel"
+                      value={c.id}
+                      checked={channelId === c.id}
+                      onChange={() => setChannelId(c.id)}
+                    />
+                    <span>
+                      {c.channel === "sms" ? "Text message to " : "Email to "}
+                      <strong>{c.masked}</strong>
+                    </span>
+                  </label>
+                ))}
+              </fieldset>
+              <div className="actions">
+                <button
+                  type="submit"
+                  className="btn btn-primary"
+                  disabled={busy || !channelId || resendLeft > 0}
+                >
+                  {busy
+                    ? "Sending…"
+                    : resendLeft > 0
+                      ? `Send code (in ${formatCountdown(resendLeft)})`
+                      : "Send code"}
+                </button>
+              </div>
+            </form>
+          )}
+          <WaysOut
+            upn={upn.trim()}
+            emergencyAccess={flow.emergencyAccess}
+            helpdeskContact={flow.helpdeskContact}
+            onStartAgain={startAgain}
+            hide={["forgot"]}
+          />
+        </>
+      )}
+
+      {phase === "code" && flow && sent && (
+        <>
+          <div className="sent-box" data-testid="code-sent">
+            <p className="sent-title">
+              Sent to <strong>{sent.to}</strong> at {formatClock(sent.sentAt)}
+            </p>
+            <DeliveryLine sent={sent} status={status} />
+          </div>
+          <form className="stack" onSubmit={verify} noValidate>
+            {!expired && <ErrorNotice error={error} />}
+            <Field
+              ref={codeInput}
+              label={`Code from the ${channelWord(channel)}`}
+              name="recovery-code"
+              hint={
+                codeValidMinutes > 0 ? `The code works for ${codeValidMinutes} minutes, once.` : undefined
+              }
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              pattern="[0-9]*"
+              maxLength={10}
+              value={code}
+              onChange={(e) => setCode(e.target.value)}
+            />
+            <div className="actions">
+              <button type="submit" className="btn btn-primary" disabled={busy || !code.trim()}>
+                {busy ? "Checking…" : "Continue"}
+              </button>
+            </div>
+          </form>
+          <aside className="ways-out" aria-labelledby="not-arrived">
+            <h2 id="not-arrived" className="h3">
+              Code not arrived?
+            </h2>
+            <ul>
+              {sent.channel === "email" && <li>Check your spam or junk folder.</li>}
+              <li data-testid="resend">
+                <button
+                  type="button"
+                  className="link-button"
+                  onClick={() => void send()}
+                  disabled={busy || resendLeft > 0}
+                >
+                  Send a new code
+                </button>
+                {resendLeft > 0 ? (
+                  <span aria-live="off"> — available in {formatCountdown(resendLeft)}</span>
+                ) : (
+                  " — available now"
+                )}
+              </li>
+              {others.map((c) => (
+                <li key={c.id}>
+                  <button
+                    type="button"
+                    className="link-button"
+                    onClick={() => void send(c.id)}
+                    disabled={busy || resendLeft > 0}
+                  >
+                    {c.channel === "sms" ? "Use your phone instead" : "Use your email instead"}
+                  </button>{" "}
+                  ({c.masked}){resendLeft > 0 ? ` — in ${formatCountdown(resendLeft)}` : ""}
+                </li>
+              ))}
+              {flow.emergencyAccess && (
+                <li>
+                  <Link to="/emergency" state={{ upn: upn.trim() }}>
+                    Emergency Access
+                  </Link>{" "}
+                  — answer your security questions instead.
+                </li>
+              )}
+              <li>
+                Contact <strong>{helpdesk}</strong>: they can see whether the message was sent and can reset
+                your PIN.
+              </li>
+              <li>
+                <button type="button" className="link-button" onClick={startAgain}>
+                  Start again
+                </button>
+              </li>
+            </ul>
+          </aside>
+        </>
+      )}
+
+      {phase === "pin" && (
+        <>
+          <p className="lead">Code accepted. Choose your new PIN; it works straight away.</p>
+          <PinFields
+            username={upn.trim()}
+            onSubmit={setPin}
+            busy={busy}
+            error={expired ? undefined : error}
+            submitLabel="Set new PIN"
+          />
+        </>
+      )}
+    </div>
+  );
+};
