@@ -87,7 +87,9 @@ program
       say(`  Dev mail: email goes to the built-in sink on ${sink.host}:${sink.port} and is printed here.`);
     if (!(await services.admin.hasAdministrator())) {
       // The portal's own address (localhost rather than 127.0.0.1: browsers allow security keys only there).
-      const publicUrl = config.publicUrlSet ? config.publicUrl : config.publicUrl.replace(/:\d+$/, `:${url.port}`);
+      const publicUrl = config.publicUrlSet
+        ? config.publicUrl
+        : config.publicUrl.replace(/:\d+$/, `:${url.port}`);
       const link = await services.admin.createSetupLink(cliContext, publicUrl);
       say("");
       say("No administrator exists yet. Open this one-time link to create the first one:");
