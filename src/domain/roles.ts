@@ -7,11 +7,13 @@ export const DIRECTORY_ROLES = [
   "Privileged Authentication Administrator",
   "Privileged Role Administrator",
   "Authentication Administrator",
+  "Authentication Policy Administrator",
   "Helpdesk Administrator",
   "Password Administrator",
   "User Administrator",
   "Groups Administrator",
   "Security Administrator",
+  "Security Reader",
   "Global Reader",
   "Directory Readers",
   "Guest Inviter",
@@ -35,6 +37,7 @@ const RESTRICTED_TARGETS: Readonly<Record<string, readonly string[]>> = {
     "Directory Readers",
     "Guest Inviter",
     "Message Center Reader",
+    "Password Administrator",
     "Reports Reader",
     "Usage Summary Reports Reader",
   ],
@@ -68,5 +71,32 @@ export const canReadAuthenticationMethods = (
 ): boolean =>
   actorRoles.some((r) => READERS.includes(r)) || canManageAuthenticationMethods(actorRoles, targetRoles);
 
+/**
+ * Organisation-wide policies (PIN complexity, lockout, QR method, authentication sets, recovery,
+ * emergency access): Entra gives writing them to the Authentication Policy Administrator, not to the
+ * administrators who reset other people's credentials.
+ */
+const POLICY_WRITERS: readonly string[] = ["Global Administrator", "Authentication Policy Administrator"];
+const POLICY_READERS: readonly string[] = [
+  ...POLICY_WRITERS,
+  ...UNRESTRICTED,
+  ...Object.keys(RESTRICTED_TARGETS),
+  ...READERS,
+  "Security Reader",
+];
+
+export const canManagePolicies = (actorRoles: readonly string[]): boolean =>
+  actorRoles.some((r) => POLICY_WRITERS.includes(r));
+
+export const canReadPolicies = (actorRoles: readonly string[]): boolean =>
+  actorRoles.some((r) => POLICY_READERS.includes(r));
+
+/** Who may open the admin portal at all (each page and action then checks its own rule). */
 export const isAdministrator = (roles: readonly string[]): boolean =>
-  roles.some((r) => UNRESTRICTED.includes(r) || r in RESTRICTED_TARGETS || READERS.includes(r));
+  roles.some(
+    (r) =>
+      UNRESTRICTED.includes(r) ||
+      r in RESTRICTED_TARGETS ||
+      READERS.includes(r) ||
+      POLICY_READERS.includes(r),
+  );
