@@ -14,6 +14,7 @@ import { AppError } from "../errors/app-error.ts";
 import { explainCode, formatExplanation } from "../errors/explain.ts";
 import { buildApp } from "../http/app.ts";
 import { cliContext } from "../services/context.ts";
+import { describePolicyEffect } from "../services/pin-compliance.ts";
 import { openRuntime, type Runtime } from "../services/runtime.ts";
 import { importUsersCsv } from "./import.ts";
 import { describeStatus, readSecret, table, UsageError } from "./io.ts";
@@ -406,12 +407,14 @@ policy
       const updated = await services.policies.update(cliContext, change);
       say(`PIN policy saved as version ${updated.version}:`);
       for (const line of describePinPolicy(updated.policy)) say(`  ${line}`);
+      for (const line of describePolicyEffect(updated.effect)) say(line);
     }),
   );
 policy.command("reset").action(() =>
   withRuntime(async ({ services }) => {
     const updated = await services.policies.reset(cliContext);
     say(`PIN policy reset to the defaults (version ${updated.version}).`);
+    for (const line of describePolicyEffect(updated.effect)) say(line);
   }),
 );
 

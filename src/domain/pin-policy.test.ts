@@ -2,16 +2,21 @@ import { randomInt } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors/app-error.ts";
 import {
+  allPinProfiles,
   checkPin,
+  checkProfile,
   checkQrPin,
+  checkQrProfile,
   defaultPinPolicy,
   describePinPolicy,
+  encodeProfile,
   generateTemporaryPin,
   hasRepeatedGroup,
   isSimpleNumericPin,
   lockDurationSeconds,
   type PinPolicy,
   parsePinPolicy,
+  pinProfile,
 } from "./pin-policy.ts";
 
 const codes = (pin: string, policy: PinPolicy = defaultPinPolicy) => checkPin(pin, policy).map((v) => v.code);
@@ -231,4 +236,63 @@ it("describes the policy in plain words", () => {
   const text = describePinPolicy(defaultPinPolicy).join("\n");
   expect(text).toContain("PIN length: 6 to 127 characters.");
   expect(text).toContain("After 10 wrong PINs in a row the PIN locks for 1 minute");
+});
+
+describe("PIN profiles", () => {
+  const policies: PinPolicy[] = [
+    defaultPinPolicy,
+    { ...defaultPinPolicy, minLength: 8, maxLength: 10 },
+    {
+      ...defaultPinPolicy,
+      digits: "allowed",
+      lowercase: "required",
+      uppercase: "allowed",
+      special: "allowed",
+    },
+    {
+      ...defaultPinPolicy,
+      digits: "disallowed",
+      lowercase: "allowed",
+      uppercase: "required",
+      special: "required",
+    },
+    { ...defaultPinPolicy, blockSimplePins: false, blockRepeatedGroups: false, blockCommonPins: false },
+  ];
+  const pins = [
+    "482915",
+    "1111",
+    "1234",
+    "9630",
+    "121212",
+    "123123",
+    "123456",
+    "1987",
+    "password",
+    "Abc!2024",
+    "kx7q2m9w",
+    "0123456789",
+    "98765432100",
+    "48291573",
+    "ABAB",
+    "a b",
+    "пин123",
+    "7".repeat(127),
+  ];
+  const profiles = new Set([...allPinProfiles()].map(encodeProfile));
+
+  it("every rule decided on the profile agrees with the rule decided on the PIN", () => {
+    for (const policy of policies) {
+      for (const pin of pins) {
+        expect(checkProfile(pinProfile(pin), policy)).toEqual(checkPin(pin, policy));
+        expect(checkQrProfile(pinProfile(pin), policy)).toEqual(checkQrPin(pin, policy));
+      }
+    }
+  });
+
+  it("the enumeration holds the profile of every PIN a policy can accept", () => {
+    for (const pin of pins.filter((p) => !/[^\x21-\x7e]/.test(p))) {
+      expect(profiles.has(encodeProfile(pinProfile(pin))), pin).toBe(true);
+    }
+    expect(profiles.size).toBeLessThan(20_000);
+  });
 });

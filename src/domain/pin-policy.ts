@@ -423,11 +423,96 @@ const classRules: ReadonlyArray<{
   },
 ];
 
-/** Every reason `pin` breaks `policy` (history is checked by the service, which holds the hashes). */
-export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] => {
-  const out: PinViolation[] = [];
+/**
+ * What the policy rules need to know of a PIN, and nothing more. Every rule is evaluated on this
+ * profile, so a PIN's compliance with a future policy can be decided from its stored (keyed) profile
+ * without ever reading the PIN back.
+ */
+export interface PinProfile {
+  readonly length: number;
+  readonly digits: boolean;
+  readonly lowercase: boolean;
+  readonly uppercase: boolean;
+  readonly special: boolean;
+  readonly invalidCharacter: boolean;
+  /** A numeric PIN that is one digit repeated (1111) or a constant step (1234, 9630); null otherwise. */
+  readonly simple: "repeat" | "sequence" | null;
+  readonly repeatedGroup: boolean;
+  readonly common: boolean;
+  /** Contains the full run 0123456789 or 9876543210 (refused by the QR code + PIN method). */
+  readonly fullRun: boolean;
+}
+
+export const pinProfile = (pin: string): PinProfile => {
   const chars = [...pin];
-  if (chars.some((c) => !PRINTABLE.test(c))) {
+  const numeric = chars.length > 0 && chars.every(isDigit);
+  return {
+    length: chars.length,
+    digits: chars.some(isDigit),
+    lowercase: chars.some(isLower),
+    uppercase: chars.some(isUpper),
+    special: chars.some(isSpecial),
+    invalidCharacter: chars.some((c) => !PRINTABLE.test(c)),
+    simple:
+      numeric && chars.length >= 2 && isSimpleNumericPin(pin)
+        ? new Set(chars).size === 1
+          ? "repeat"
+          : "sequence"
+        : null,
+    repeatedGroup: hasRepeatedGroup(pin),
+    common: isCommonPin(pin.toLowerCase()),
+    fullRun: pin.includes("0123456789") || pin.includes("9876543210"),
+  };
+};
+
+/** A stable text form of a profile (what a keyed tag is computed over). */
+export const encodeProfile = (p: PinProfile): string =>
+  [
+    "p1",
+    p.length,
+    [p.digits, p.lowercase, p.uppercase, p.special, p.invalidCharacter, p.repeatedGroup, p.common, p.fullRun]
+      .map((b) => (b ? "1" : "0"))
+      .join(""),
+    p.simple ?? "-",
+  ].join(":");
+
+/**
+ * Every profile a stored PIN can have (valid characters, at most 127 of them): about eleven thousand,
+ * few enough to enumerate when mapping keyed tags back to profiles.
+ */
+export function* allPinProfiles(): Generator<PinProfile> {
+  const flags = [false, true];
+  for (let length = 1; length <= 127; length++) {
+    for (let classes = 1; classes < 16; classes++) {
+      const digits = (classes & 1) !== 0;
+      const onlyDigits = classes === 1;
+      for (const simple of onlyDigits ? ([null, "repeat", "sequence"] as const) : [null]) {
+        for (const repeatedGroup of flags)
+          for (const common of flags)
+            for (const fullRun of onlyDigits && length >= 10 ? flags : [false]) {
+              yield {
+                length,
+                digits,
+                lowercase: (classes & 2) !== 0,
+                uppercase: (classes & 4) !== 0,
+                special: (classes & 8) !== 0,
+                invalidCharacter: false,
+                simple,
+                repeatedGroup,
+                common,
+                fullRun,
+              };
+            }
+      }
+    }
+  }
+}
+
+/** Every reason a PIN with this profile breaks `policy` (history is checked by the service). */
+export const checkProfile = (profile: PinProfile, policy: PinPolicy): PinViolation[] => {
+  const out: PinViolation[] = [];
+  const { length } = profile;
+  if (profile.invalidCharacter) {
     out.push(
       violation(
         "pinHasInvalidCharacter",
@@ -436,49 +521,47 @@ export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] => {
       ),
     );
   }
-  if (chars.length < policy.minLength) {
+  if (length < policy.minLength) {
     out.push(
       violation(
         "pinTooShort",
-        `Use at least ${policy.minLength} characters (this PIN has ${chars.length}).`,
+        `Use at least ${policy.minLength} characters (this PIN has ${length}).`,
         `Make the PIN at least ${policy.minLength} characters long.`,
-        { minLength: policy.minLength, length: chars.length },
+        { minLength: policy.minLength, length },
       ),
     );
   }
-  if (chars.length > policy.maxLength) {
+  if (length > policy.maxLength) {
     out.push(
       violation(
         "pinTooLong",
-        `Use at most ${policy.maxLength} characters (this PIN has ${chars.length}).`,
+        `Use at most ${policy.maxLength} characters (this PIN has ${length}).`,
         `Shorten the PIN to ${policy.maxLength} characters or fewer.`,
-        { maxLength: policy.maxLength, length: chars.length },
+        { maxLength: policy.maxLength, length },
       ),
     );
   }
   for (const rule of classRules) {
     const setting = policy[rule.key];
-    const present = chars.some(rule.test);
+    const present = profile[rule.key];
     if (setting === "required" && !present) out.push(violation(...rule.needs));
     if (setting === "disallowed" && present) out.push(violation(...rule.banned));
   }
-  const numeric = chars.length > 0 && chars.every(isDigit);
-  if (policy.blockSimplePins && numeric && chars.length >= 2 && isSimpleNumericPin(pin)) {
-    if (new Set(chars).size === 1) {
-      out.push(
-        violation("pinRepeatsDigit", "The PIN is one digit repeated (like 1111).", "Mix different digits."),
-      );
-    } else {
-      out.push(
-        violation(
-          "pinHasSequence",
-          "The PIN is a sequence with a constant step (like 1234, 9876 or 2468).",
-          "Choose digits that do not follow a pattern.",
-        ),
-      );
-    }
+  if (policy.blockSimplePins && profile.simple === "repeat") {
+    out.push(
+      violation("pinRepeatsDigit", "The PIN is one digit repeated (like 1111).", "Mix different digits."),
+    );
   }
-  if (policy.blockRepeatedGroups && hasRepeatedGroup(pin)) {
+  if (policy.blockSimplePins && profile.simple === "sequence") {
+    out.push(
+      violation(
+        "pinHasSequence",
+        "The PIN is a sequence with a constant step (like 1234, 9876 or 2468).",
+        "Choose digits that do not follow a pattern.",
+      ),
+    );
+  }
+  if (policy.blockRepeatedGroups && profile.repeatedGroup) {
     out.push(
       violation(
         "pinHasRepeatedGroup",
@@ -490,7 +573,7 @@ export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] => {
   const alreadyPattern = out.some((v) =>
     ["pinRepeatsDigit", "pinHasSequence", "pinHasRepeatedGroup"].includes(v.code),
   );
-  if (policy.blockCommonPins && !alreadyPattern && isCommonPin(pin.toLowerCase())) {
+  if (policy.blockCommonPins && !alreadyPattern && profile.common) {
     out.push(
       violation(
         "pinTooCommon",
@@ -502,39 +585,50 @@ export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] => {
   return out;
 };
 
+/** Every reason `pin` breaks `policy` (history is checked by the service, which holds the hashes). */
+export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] =>
+  checkProfile(pinProfile(pin), policy);
+
 /**
  * The QR code + PIN method's profile: digits only, at least the QR policy's length (8–20, and never
  * below the PIN policy minimum), no full ascending/descending run, plus the pattern filters.
  */
-export const checkQrPin = (pin: string, policy: PinPolicy): PinViolation[] => {
+export const checkQrProfile = (profile: PinProfile, policy: PinPolicy): PinViolation[] => {
   const minLength = Math.max(policy.qr.pinLength, policy.minLength);
-  const chars = [...pin];
+  const { length } = profile;
   const out: PinViolation[] = [];
-  if (!chars.every(isDigit) || chars.length === 0) {
+  const digitsOnly =
+    length > 0 &&
+    profile.digits &&
+    !profile.lowercase &&
+    !profile.uppercase &&
+    !profile.special &&
+    !profile.invalidCharacter;
+  if (!digitsOnly) {
     out.push(
       violation("pinNotDigitsOnly", "PIN needs to be digit only.", "Use only the digits 0-9.", { minLength }),
     );
   }
-  if (chars.length < minLength) {
+  if (length < minLength) {
     out.push(
       violation(
         "pinTooShort",
         `PIN needs to be digit only and at least ${minLength} characters long.`,
         `Use at least ${minLength} digits.`,
-        { minLength, length: chars.length },
+        { minLength, length },
       ),
     );
   }
-  if (chars.length > 20) {
+  if (length > 20) {
     out.push(
       violation("pinTooLong", "PIN can be at most 20 digits long.", "Use 20 digits or fewer.", {
         maxLength: 20,
-        length: chars.length,
+        length,
       }),
     );
   }
   if (out.length > 0) return out;
-  if (pin.includes("0123456789") || pin.includes("9876543210")) {
+  if (profile.fullRun) {
     out.push(
       violation(
         "pinHasSequence",
@@ -543,7 +637,7 @@ export const checkQrPin = (pin: string, policy: PinPolicy): PinViolation[] => {
       ),
     );
   }
-  const patterns = checkPin(pin, {
+  const patterns = checkProfile(profile, {
     ...policy,
     minLength: 1,
     maxLength: 127,
@@ -554,6 +648,9 @@ export const checkQrPin = (pin: string, policy: PinPolicy): PinViolation[] => {
   }).filter((v) => !out.some((o) => o.code === v.code));
   return [...out, ...patterns];
 };
+
+export const checkQrPin = (pin: string, policy: PinPolicy): PinViolation[] =>
+  checkQrProfile(pinProfile(pin), policy);
 
 /** The QR method's profile as a plain policy (digits only, QR length), for generating its temporary PINs. */
 export const qrProfilePolicy = (policy: PinPolicy): PinPolicy => {

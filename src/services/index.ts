@@ -17,6 +17,7 @@ import { createAttemptGuard } from "./attempts.ts";
 import { createAuditService } from "./audit-service.ts";
 import { type Clock, systemClock } from "./context.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createPinCompliance } from "./pin-compliance.ts";
 import { createPinService } from "./pin-service.ts";
 import { createPolicyService } from "./policy-service.ts";
 import { createPortalServices } from "./portal/index.ts";
@@ -56,9 +57,10 @@ export const createServices = ({
   const hasher = createHasher(keyring, hashParams);
   const box = createSecretBox(keyring);
   const audit = createAuditService({ audit: repos.audit, clock });
-  const policies = createPolicyService({ policies: repos.policies, audit, clock });
+  const compliance = createPinCompliance({ keyring });
+  const policies = createPolicyService({ db, policies: repos.policies, compliance, audit, clock });
   const attempts = createAttemptGuard({ counters: repos.counters, clock });
-  const pins = createPinService({ db, repos, hasher, audit, policies, attempts, clock, metrics });
+  const pins = createPinService({ db, repos, hasher, audit, policies, attempts, clock, metrics, compliance });
   const outbox = createOutbox({
     repo: repos.outbox,
     box,

@@ -19,6 +19,7 @@ import type { AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
 import type { Metrics } from "./metrics.ts";
 import { assertCanManage } from "./permissions.ts";
+import type { PinCompliance } from "./pin-compliance.ts";
 import type { PolicyService } from "./policy-service.ts";
 
 export type PinState = "Steady State" | "Must Change" | "Account Lockout" | "No PIN";
@@ -90,6 +91,7 @@ export interface PinServiceDeps {
   attempts: AttemptGuard;
   clock: Clock;
   metrics: Metrics;
+  compliance: PinCompliance;
 }
 
 export const createPinService = ({
@@ -101,6 +103,7 @@ export const createPinService = ({
   attempts,
   clock,
   metrics,
+  compliance,
 }: PinServiceDeps) => {
   const { users, pins, counters, history, changeTokens } = repos;
 
@@ -175,8 +178,13 @@ export const createPinService = ({
     mustChange: { reason: MustChangeReason; by: string } | null;
   }
 
-  /** Writes the new PIN, retires the old one into history and clears any lockout: one transaction. */
-  const storePin = async (user: User, hash: string, policy: PinPolicy, options: StoreOptions) => {
+  /**
+   * Hashes and writes the new PIN, retires the old one into history and clears any lockout: one
+   * transaction. The PIN's compliance tag lets a later policy change find PINs that no longer comply.
+   */
+  const storePin = async (user: User, pin: string, policy: PinPolicy, options: StoreOptions) => {
+    const hash = await timedHash(pin);
+    const profileTag = compliance.tagOf(pin);
     const now = clock.now();
     const policyVersion = (await policies.current()).version;
     await db.transaction(async (trx) => {
@@ -196,6 +204,7 @@ export const createPinService = ({
         changed_at: now,
         created_at: existing?.created_at ?? now,
         policy_version: policyVersion,
+        profile_tag: profileTag,
       });
       await tx.counters.ensure(pinSubject(user.id));
       await tx.counters.clear(pinSubject(user.id), now);
@@ -417,11 +426,14 @@ export const createPinService = ({
       if (!user) throw new AppError("pinChangeTokenInvalid");
       const policy = await policies.pinPolicy();
       await assertPinAllowed(user, newPin, policy, await pins.get(user.id));
-      const hash = await timedHash(newPin);
       // Consumed only once the new PIN is known to be acceptable, so a rejected PIN does not burn the token.
       const consumed = await changeTokens.consume(tokenHash, clock.now());
       if (consumed !== user.id) throw new AppError("pinChangeTokenInvalid");
-      await storePin(user, hash, policy, { isTemporary: false, temporaryExpiresAt: null, mustChange: null });
+      await storePin(user, newPin, policy, {
+        isTemporary: false,
+        temporaryExpiresAt: null,
+        mustChange: null,
+      });
       await audit.record(ctx, {
         action: "pin.changed",
         outcome: "success",
@@ -442,7 +454,7 @@ export const createPinService = ({
         throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
       }
       await assertPinAllowed(user, newPin, policy, cred);
-      await storePin(user, await timedHash(newPin), policy, {
+      await storePin(user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
         mustChange: null,
@@ -477,7 +489,7 @@ export const createPinService = ({
         }
         throw error;
       }
-      await storePin(user, await timedHash(pin), policy, {
+      await storePin(user, pin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
         mustChange: forceChange ? { reason: "adminReset", by: actorName(ctx) } : null,
@@ -511,7 +523,7 @@ export const createPinService = ({
       const length = Math.min(Math.max(profile.temporaryPin.length, 4), 127);
       const temporaryPin = generateTemporaryPin(length, (max: number) => randomInt(max), profile);
       const expiresAt = clock.now() + hours * 3_600_000;
-      await storePin(user, await timedHash(temporaryPin), policy, {
+      await storePin(user, temporaryPin, policy, {
         isTemporary: true,
         temporaryExpiresAt: expiresAt,
         mustChange: { reason: "temporaryPin", by: actorName(ctx) },
@@ -575,7 +587,7 @@ export const createPinService = ({
         }
         throw error;
       }
-      await storePin(user, await timedHash(newPin), policy, {
+      await storePin(user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
         mustChange: null,

@@ -1,7 +1,11 @@
 import { defaultPinPolicy, type PinPolicy, parsePinPolicy } from "../domain/pin-policy.ts";
+import type { Db } from "../store/db.ts";
+import { createRepos } from "../store/index.ts";
 import type { PoliciesRepo } from "../store/repos/policies.ts";
 import type { AuditService } from "./audit-service.ts";
 import { actorLabel, type Clock, type RequestContext } from "./context.ts";
+import { assertCanManagePolicies } from "./permissions.ts";
+import type { PinCompliance, PolicyImpact } from "./pin-compliance.ts";
 
 export interface VersionedPolicy {
   policy: PinPolicy;
@@ -14,12 +18,21 @@ export interface VersionedPolicy {
 const PIN_POLICY = "pin";
 const CACHE_MS = 1000;
 
+export interface SavedPolicy extends VersionedPolicy {
+  /** What the change did to stored PINs: how many it marked Must Change, and how many it released. */
+  readonly effect: PolicyImpact & { readonly marked: number; readonly cleared: number };
+}
+
 export const createPolicyService = ({
+  db,
   policies,
+  compliance,
   audit,
   clock,
 }: {
+  db: Db;
   policies: PoliciesRepo;
+  compliance: PinCompliance;
   audit: AuditService;
   clock: Clock;
 }) => {
@@ -45,49 +58,67 @@ export const createPolicyService = ({
     };
   };
 
+  const save = async (
+    ctx: RequestContext,
+    policy: PinPolicy,
+    previousVersion: number,
+    action: string,
+  ): Promise<SavedPolicy> => {
+    const now = clock.now();
+    const by = actorLabel(ctx.actor);
+    const { version, effect } = await db.transaction(async (trx) => {
+      const repos = createRepos({ ...db, kysely: trx });
+      const version = await repos.policies.append(PIN_POLICY, previousVersion, policy, now, by);
+      const effect = await compliance.apply(repos.pins, policy, now, by);
+      return { version, effect };
+    });
+    await audit.record(ctx, {
+      action,
+      outcome: "success",
+      details: {
+        policy: PIN_POLICY,
+        version,
+        pinsMarkedMustChange: effect.marked,
+        pinsReleased: effect.cleared,
+        pinsCheckedAtNextSignIn: effect.unknown,
+      },
+    });
+    cached = undefined;
+    return { ...(await current()), effect };
+  };
+
   return {
     current,
     async pinPolicy(): Promise<PinPolicy> {
       return (await current()).policy;
     },
 
-    /** Validates a partial change over the current policy and saves it as a new version. */
-    async update(ctx: RequestContext, change: unknown): Promise<VersionedPolicy> {
+    /**
+     * What saving `change` would do, without saving it: the policy it gives, and how many stored PINs
+     * it would make non-compliant (they would be asked to change at their next sign-in).
+     */
+    async preview(change: unknown): Promise<{ policy: PinPolicy; impact: PolicyImpact }> {
       const before = await load();
       const policy = parsePinPolicy(change, before.policy);
-      const version = await policies.append(
-        PIN_POLICY,
-        before.version,
-        policy,
-        clock.now(),
-        actorLabel(ctx.actor),
-      );
-      await audit.record(ctx, {
-        action: "policy.updated",
-        outcome: "success",
-        details: { policy: PIN_POLICY, version },
-      });
-      cached = undefined;
-      return current();
+      return { policy, impact: await compliance.impact(createRepos(db).pins, policy) };
+    },
+
+    /**
+     * Validates a partial change over the current policy and saves it as a new version. In the same
+     * transaction, PINs the new rules reject are marked Must Change (policyChange), so the holders are
+     * sent to the change step at their next sign-in with the reason in plain words.
+     */
+    async update(ctx: RequestContext, change: unknown): Promise<SavedPolicy> {
+      assertCanManagePolicies(ctx.actor);
+      const before = await load();
+      return save(ctx, parsePinPolicy(change, before.policy), before.version, "policy.updated");
     },
 
     /** Restores the documented defaults (as a new version, so the history is kept). */
-    async reset(ctx: RequestContext): Promise<VersionedPolicy> {
+    async reset(ctx: RequestContext): Promise<SavedPolicy> {
+      assertCanManagePolicies(ctx.actor);
       const before = await load();
-      const version = await policies.append(
-        PIN_POLICY,
-        before.version,
-        defaultPinPolicy,
-        clock.now(),
-        actorLabel(ctx.actor),
-      );
-      await audit.record(ctx, {
-        action: "policy.reset",
-        outcome: "success",
-        details: { policy: PIN_POLICY, version },
-      });
-      cached = undefined;
-      return current();
+      return save(ctx, defaultPinPolicy, before.version, "policy.reset");
     },
   };
 };

@@ -29,6 +29,8 @@ export interface PinCredentialsTable {
   created_at: number;
   /** PIN policy version the PIN was last checked against (null before it was recorded). */
   policy_version?: number | null;
+  /** Keyed tag of the PIN's profile (length, classes, patterns), for re-checking it against a new policy. */
+  profile_tag?: string | null;
 }
 
 export interface LockoutCountersTable {
@@ -178,7 +180,7 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
-export type OutboxStatus = "queued" | "sending" | "accepted" | "failed";
+export type OutboxStatus = "queued" | "sending" | "accepted" | "failed" | "expired";
 
 export interface OutboxTable {
   id: string;
@@ -198,6 +200,23 @@ export interface OutboxTable {
   created_at: number;
   updated_at: number;
   settled_at: number | null;
+  /** After this the content is useless (an expired code): the message is marked expired, not sent. */
+  expires_at?: number | null;
+}
+
+export interface RateEventsTable {
+  bucket: string;
+  at: number;
+}
+
+export interface RecoveryDecoysTable {
+  id: string;
+  subject: string;
+  code_hash: string;
+  attempts: number;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export interface SecurityAnswersTable {
@@ -235,6 +254,8 @@ export interface Database {
   outbox: OutboxTable;
   security_answers: SecurityAnswersTable;
   one_time_links: OneTimeLinksTable;
+  rate_events: RateEventsTable;
+  recovery_decoys: RecoveryDecoysTable;
 }
 
 export type { Generated };

@@ -3,6 +3,8 @@ import * as m0001 from "./0001_core.ts";
 import * as m0002 from "./0002_qr.ts";
 import * as m0003 from "./0003_portal.ts";
 import * as m0004 from "./0004_admin.ts";
+import * as m0006 from "./0006_pin_profile.ts";
+import * as m0008 from "./0008_recovery_limits.ts";
 
 /** Every migration, in order. Names sort; files are never edited once landed. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +12,8 @@ const migrations: Record<string, Migration> = {
   "0002_qr": m0002,
   "0003_portal": m0003,
   "0004_admin": m0004,
+  "0006_pin_profile": m0006,
+  "0008_recovery_limits": m0008,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };
