@@ -205,6 +205,7 @@ export interface OutboxTable {
 }
 
 export interface RateEventsTable {
+  id: string;
   bucket: string;
   at: number;
 }
