@@ -180,19 +180,21 @@ export const errorCatalogue = define({
   },
   tooManyQRCodePinMethod: {
     status: 400,
-    message: "The user already has a QR code + PIN method; only one is allowed.",
-    mitigation: "Update the existing method's codes or PIN, or delete it first.",
+    message:
+      "There can be only one active QR code auth method for a user, please delete existing QR code auth method to create a new one.",
+    mitigation:
+      "Update the existing method's codes or PIN, or delete it first. A method whose QR codes have all expired can be replaced directly.",
   },
   standardQRCodeRequired: {
     status: 400,
-    message:
-      "A standard QR code (with startDateTime and expireDateTime) is required, and no temporary code may be given.",
+    message: "Standard QR code is required for adding new QR code auth method.",
     mitigation:
       "Send standardQRCode with startDateTime and expireDateTime; add a temporary code afterwards if needed.",
   },
   invalidQrCodeLifetime: {
     status: 400,
-    message: "The QR code's dates are outside what the policy allows.",
+    message:
+      "The QR code's dates are outside the allowed range: a standard QR code is valid for 1 to 395 days, a temporary one for 1 to 12 hours.",
     mitigation:
       "A standard code lasts 1 to 395 days (policy default in standardQRCodeLifetimeInDays); a temporary code 1 to 12 hours; expireDateTime must be after startDateTime.",
   },

@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from "node:crypto";
 import QRCode from "qrcode";
 import { safeEqual } from "../crypto/hasher.ts";
 import { digestToken, randomToken } from "../crypto/tokens.ts";
-import { generateTemporaryPin, qrProfilePolicy } from "../domain/pin-policy.ts";
+import { checkQrPin, generateTemporaryPin, qrProfilePolicy } from "../domain/pin-policy.ts";
 import { formatQrContent, parseQrContent } from "../domain/qr-content.ts";
 import { canReadAuthenticationMethods } from "../domain/roles.ts";
 import { AppError } from "../errors/app-error.ts";
@@ -13,12 +13,13 @@ import type { User } from "../store/repos/users.ts";
 import type { QrCodeKind } from "../store/schema.ts";
 import type { AuditService } from "./audit-service.ts";
 import { actorLabel, type Clock, type RequestContext } from "./context.ts";
-import { assertCanManage } from "./permissions.ts";
+import { assertCanManage, assertCanManagePolicies } from "./permissions.ts";
 import type { PinService, VerifyOutcome } from "./pin-service.ts";
 import type { PolicyService } from "./policy-service.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+const MIN_STANDARD_DAYS = 1;
 const MAX_STANDARD_DAYS = 395;
 const TEMPORARY_MIN_HOURS = 1;
 const TEMPORARY_MAX_HOURS = 12;
@@ -46,6 +47,9 @@ const DEFAULT_SCOPE = {
   excludeTargets: [] as QrTarget[],
 };
 const QR_POLICY = "qrCodePin";
+// Every sign-in reads the method's scope; a second-long cache saves that query. A change made by another
+// PinDesk process is seen within SCOPE_CACHE_MS; a change made here, at once.
+const SCOPE_CACHE_MS = 1000;
 
 export interface QrImage {
   binaryValue: string;
@@ -66,6 +70,8 @@ export interface QrCodeView {
 }
 
 export interface QrPinView {
+  /** The user's one PIN, identified by the user's id. */
+  id: string;
   forceChangePinNextSignIn: boolean;
   createdDateTime: string | null;
   updatedDateTime: string | null;
@@ -159,11 +165,19 @@ export const createQrService = ({
 
   const target = (user: User) => ({ id: user.id, upn: user.userPrincipalName });
 
+  let scopeCache: { body: Partial<typeof DEFAULT_SCOPE> | undefined; until: number } | undefined;
+  const storedScope = async (): Promise<Partial<typeof DEFAULT_SCOPE> | undefined> => {
+    const now = clock.now();
+    if (scopeCache && scopeCache.until > now && scopeCache.until - SCOPE_CACHE_MS <= now)
+      return scopeCache.body;
+    const body = (await repos.policies.latest(QR_POLICY))?.body as Partial<typeof DEFAULT_SCOPE> | undefined;
+    scopeCache = { body, until: clock.now() + SCOPE_CACHE_MS };
+    return body;
+  };
+
   const policy = async (): Promise<QrMethodPolicy> => {
     const pin = (await policies.pinPolicy()).qr;
-    const stored = (await repos.policies.latest(QR_POLICY))?.body as
-      | Partial<typeof DEFAULT_SCOPE>
-      | undefined;
+    const stored = await storedScope();
     return {
       state: stored?.state ?? DEFAULT_SCOPE.state,
       pinLength: pin.pinLength,
@@ -175,13 +189,20 @@ export const createQrService = ({
 
   const inScope = (p: QrMethodPolicy, user: User): boolean => {
     if (p.state !== "enabled") return false;
-    if (p.excludeTargets.some((t) => t.id === user.id)) return false;
+    if (p.excludeTargets.some((t) => t.id === user.id || t.id === "all_users")) return false;
     return p.includeTargets.some((t) => t.id === "all_users" || t.id === user.id);
   };
 
   const assertEnabledFor = async (user: User) => {
     const p = await policy();
     if (!inScope(p, user)) throw new AppError("qrCodePinMethodDisabled", { state: p.state });
+  };
+
+  /** Whether the user has a method that can still sign in: one with a code that has not expired. */
+  const hasActiveMethod = async (user: User): Promise<boolean> => {
+    if (!(await qr.getMethod(user.id))) return false;
+    const now = clock.now();
+    return (await qr.codesOf(user.id)).some((c) => c.expire_at > now);
   };
 
   const requireMethod = async (user: User) => {
@@ -202,18 +223,31 @@ export const createQrService = ({
     else if (kind === "standard") expire = start + (await policy()).standardQRCodeLifetimeInDays * DAY;
     else expire = start + TEMPORARY_MAX_HOURS * HOUR;
     const span = expire - start;
-    const ok =
-      expire > now &&
-      (kind === "standard"
-        ? span > 0 && span <= MAX_STANDARD_DAYS * DAY
-        : span >= TEMPORARY_MIN_HOURS * HOUR && span <= TEMPORARY_MAX_HOURS * HOUR);
-    if (!ok) {
-      throw new AppError("invalidQrCodeLifetime", {
-        kind,
-        startDateTime: iso(start),
-        expireDateTime: iso(expire),
-        allowed: kind === "standard" ? `up to ${MAX_STANDARD_DAYS} days` : "1 to 12 hours",
-      });
+    const [min, max, unit, unitMs] =
+      kind === "standard"
+        ? [MIN_STANDARD_DAYS, MAX_STANDARD_DAYS, "days", DAY]
+        : [TEMPORARY_MIN_HOURS, TEMPORARY_MAX_HOURS, "hours", HOUR];
+    const details = {
+      kind,
+      startDateTime: iso(start),
+      expireDateTime: iso(expire),
+      allowed: `${min} to ${max} ${unit}`,
+    };
+    const name = kind === "standard" ? "A standard QR code" : "A temporary QR code";
+    if (span < min * unitMs || span > max * unitMs) {
+      const given = Math.round((span / unitMs) * 100) / 100;
+      throw new AppError(
+        "invalidQrCodeLifetime",
+        details,
+        `${name} must be valid for ${min} to ${max} ${unit}: expireDateTime must be ${min} to ${max} ${unit} after startDateTime (these dates give ${given} ${unit}).`,
+      );
+    }
+    if (expire <= now) {
+      throw new AppError(
+        "invalidQrCodeLifetime",
+        details,
+        `${name} must expire in the future: expireDateTime ${iso(expire)} has already passed.`,
+      );
     }
     return { start, expire };
   };
@@ -253,6 +287,7 @@ export const createQrService = ({
     const expired =
       cred !== undefined && expirationDays > 0 && cred.changed_at + expirationDays * DAY <= clock.now();
     return {
+      id: user.id,
       forceChangePinNextSignIn:
         cred !== undefined && (cred.is_temporary === 1 || cred.must_change_reason !== null || expired),
       createdDateTime: cred ? iso(cred.created_at) : null,
@@ -276,6 +311,7 @@ export const createQrService = ({
       standardQRCode: standard ? view(standard) : null,
       temporaryQRCode: temporary ? view(temporary) : null,
       pin: {
+        id: user.id,
         forceChangePinNextSignIn:
           pin !== undefined && (pin.isTemporary || pin.mustChangeReason !== null || expired),
         createdDateTime: pin ? iso(pin.createdAt) : null,
@@ -326,25 +362,39 @@ export const createQrService = ({
           problems: [{ field: "pin.code", message: "must be a string of digits" }],
         });
       }
+      if (await hasActiveMethod(user)) throw new AppError("tooManyQRCodePinMethod");
       // Graph lets the admin choose the PIN or leave it out and have one generated.
       const code = typeof supplied === "string" ? supplied : await generatedPin();
-      if (await qr.getMethod(user.id)) throw new AppError("tooManyQRCodePinMethod");
+      // The PIN is checked (QR profile) before anything is stored, so a rejected PIN leaves no method behind.
+      const violations = checkQrPin(code, await policies.pinPolicy());
+      const [first] = violations;
+      if (first) throw new AppError(first.code, { violations, field: "pin.code" }, first.message);
       const window = await codeWindow("standard", standard);
       const { row, image } = await newCode(user, "standard", window);
-      // The PIN is checked (QR profile) before anything is stored, so a rejected PIN leaves no method behind.
-      await pins.set(ctx, user.id, code, { forceChange: true, action: "pin.reset", qrProfile: true });
       const now = clock.now();
-      const created = await db.transaction(async (trx) => {
-        if (!(await qr.insertMethod(user.id, now, trx))) return false;
-        await qr.replaceCode(row, trx);
-        return true;
-      });
-      if (!created) throw new AppError("tooManyQRCodePinMethod");
+      const hadPin = (await repos.pins.get(user.id)) !== undefined;
+      // The method is claimed first and the PIN written only by the request that won: a concurrent PUT
+      // that loses answers tooManyQRCodePinMethod without touching the PIN the winner returns.
+      const claimed = await db.transaction((trx) => qr.claimMethod(row, now, trx));
+      if (!claimed) throw new AppError("tooManyQRCodePinMethod");
+      try {
+        // The user has one PIN: the method's PIN is it, so Graph's PUT (which always sets the PIN)
+        // replaces a PIN the user already had. It is a starting PIN the user changes at first sign-in.
+        await pins.set(ctx, user.id, code, { forceChange: true, action: "pin.reset", qrProfile: true });
+      } catch (error) {
+        await db.transaction((trx) => qr.releaseMethod(user.id, now, trx));
+        throw error;
+      }
       await audit.record(ctx, {
         action: "qr.method.created",
         outcome: "success",
         target: target(user),
-        details: { standardQRCodeId: row.id, expireDateTime: iso(row.expire_at) },
+        reason: hadPin ? "existingPinReplaced" : "pinCreated",
+        details: {
+          standardQRCodeId: row.id,
+          expireDateTime: iso(row.expire_at),
+          existingPinReplaced: hadPin,
+        },
       });
       const method = (await methodView(user)) as QrMethodView;
       return {
@@ -362,8 +412,17 @@ export const createQrService = ({
       await db.transaction(async (trx) => {
         await qr.deleteMethod(user.id, trx);
       });
-      if (await repos.pins.get(user.id)) await pins.remove(ctx, user.id);
-      await audit.record(ctx, { action: "qr.method.deleted", outcome: "success", target: target(user) });
+      // The method's PIN is the user's one PIN (see createMethod): Graph's DELETE removes it too, and the
+      // audit trail says so, since PIN checks elsewhere then answer as for a user without a PIN.
+      const pinRemoved = (await repos.pins.get(user.id)) !== undefined;
+      if (pinRemoved) await pins.remove(ctx, user.id);
+      await audit.record(ctx, {
+        action: "qr.method.deleted",
+        outcome: "success",
+        target: target(user),
+        reason: pinRemoved ? "pinRemoved" : "noPin",
+        details: { pinRemoved },
+      });
     },
 
     /** Graph's reset: a generated temporary PIN (QR profile) that must be changed at next sign-in. */
@@ -406,9 +465,9 @@ export const createQrService = ({
       assertCanManage(ctx.actor, user);
       await requireMethod(user);
       const current = await qr.code(user.id, kind);
-      // An expired temporary code is as good as none: the help desk can issue the next one.
-      const existing =
-        current && kind === "temporary" && current.expire_at <= clock.now() ? undefined : current;
+      // An expired code is as good as none: the help desk can issue the next one (Graph creates a code
+      // when there is no active one).
+      const existing = current && current.expire_at <= clock.now() ? undefined : current;
       if (!existing) {
         await assertEnabledFor(user);
         const window = await codeWindow(kind, dates);
@@ -449,12 +508,21 @@ export const createQrService = ({
     },
 
     async updatePolicy(ctx: RequestContext, change: Partial<QrMethodPolicy>): Promise<QrMethodPolicy> {
+      assertCanManagePolicies(ctx.actor);
       const before = await policy();
       const problems: { field: string; message: string }[] = [];
       if (change.state !== undefined && change.state !== "enabled" && change.state !== "disabled") {
         problems.push({ field: "state", message: "must be enabled or disabled" });
       }
-      const targets = (field: string, value: unknown): QrTarget[] | undefined => {
+      const range = (field: "pinLength" | "standardQRCodeLifetimeInDays", min: number, max: number) => {
+        const value = change[field];
+        if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
+          problems.push({ field, message: `must be a whole number from ${min} to ${max}` });
+        }
+      };
+      range("pinLength", 8, 20);
+      range("standardQRCodeLifetimeInDays", MIN_STANDARD_DAYS, MAX_STANDARD_DAYS);
+      const targets = async (field: string, value: unknown): Promise<QrTarget[] | undefined> => {
         if (value === undefined) return undefined;
         if (
           !Array.isArray(value) ||
@@ -469,14 +537,29 @@ export const createQrService = ({
           problems.push({ field, message: 'must be a list of {"id","targetType":"group"|"user"}' });
           return undefined;
         }
-        return value.map((t: QrTarget) => ({
+        const list = value as QrTarget[];
+        for (const t of list) {
+          if (t.targetType === "group" && t.id !== "all_users") {
+            // Matching a group nobody can be a member of would silently turn sign-in off for everyone.
+            problems.push({
+              field,
+              message: `cannot name the group "${t.id.slice(0, 80)}": PinDesk has no groups. Use {"id":"all_users","targetType":"group"} for everyone, or list users by id with "targetType":"user"`,
+            });
+          } else if (t.targetType === "user" && !(await users.findById(t.id))) {
+            problems.push({
+              field,
+              message: `names the user "${t.id.slice(0, 80)}", but no user has that id; use the user's id (GUID)`,
+            });
+          }
+        }
+        return list.map((t) => ({
           id: t.id,
           targetType: t.targetType,
           isRegistrationRequired: t.isRegistrationRequired === true,
         }));
       };
-      const includeTargets = targets("includeTargets", change.includeTargets);
-      const excludeTargets = targets("excludeTargets", change.excludeTargets);
+      const includeTargets = await targets("includeTargets", change.includeTargets);
+      const excludeTargets = await targets("excludeTargets", change.excludeTargets);
       if (problems.length > 0) throw new AppError("invalidPolicy", { problems });
       const qrChange = {
         ...(change.pinLength !== undefined && { pinLength: change.pinLength }),
@@ -492,6 +575,7 @@ export const createQrService = ({
       };
       const latest = await repos.policies.latest(QR_POLICY);
       await repos.policies.append(QR_POLICY, latest?.version ?? 0, scope, clock.now(), actorLabel(ctx.actor));
+      scopeCache = undefined;
       await audit.record(ctx, {
         action: "policy.updated",
         outcome: "success",
@@ -501,6 +585,7 @@ export const createQrService = ({
     },
 
     async resetPolicy(ctx: RequestContext): Promise<QrMethodPolicy> {
+      assertCanManagePolicies(ctx.actor);
       const latest = await repos.policies.latest(QR_POLICY);
       await repos.policies.append(
         QR_POLICY,
@@ -509,6 +594,7 @@ export const createQrService = ({
         clock.now(),
         actorLabel(ctx.actor),
       );
+      scopeCache = undefined;
       await policies.update(ctx, { qr: { pinLength: 8, standardQRCodeLifetimeInDays: 365 } });
       await audit.record(ctx, { action: "policy.reset", outcome: "success", details: { policy: QR_POLICY } });
       return policy();
@@ -526,7 +612,8 @@ export const createQrService = ({
         parsed !== null &&
         row !== undefined &&
         user !== undefined &&
-        user.userPrincipalName.toLowerCase() === parsed.userPrincipalName.toLowerCase() &&
+        // The code id and secret are the credential; the UPN in the content only greets the person, so a
+        // renamed user's badge keeps working.
         safeEqual(row.secret_hash, digestToken(parsed.secret));
       if (!genuine || !row || !user) {
         await audit.record(ctx, {

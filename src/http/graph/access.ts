@@ -25,8 +25,8 @@ export type Operation =
  * on top, a directory role that allows the action on that user (checked by the services).
  */
 const APPLICATION: Readonly<Record<Operation, readonly string[]>> = {
-  "users.read": ["User.Read.All", "User.ReadWrite.All"],
-  "users.write": ["User.ReadWrite.All"],
+  "users.read": ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
+  "users.write": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
   "qr.read": [
     "UserAuthMethod-QR.Read.All",
     "UserAuthMethod-QR.ReadWrite.All",
@@ -111,7 +111,26 @@ export const assertPermission = (caller: Caller, op: Operation, self: boolean): 
     });
 };
 
-// --- Directory-role rules Graph applies to delegated callers beyond authentication methods ---
+// --- Directory roles for delegated callers ---
+
+/**
+ * Graph's rules for another user's authentication methods (rbac-authentication-methods-apis-write-others
+ * and -read-others): only these roles count on the Graph routes. Other administrator roles PinDesk's
+ * own portal knows (Helpdesk Administrator resetting PINs, Security Administrator reading) do not.
+ * Which targets each role reaches is then Entra's table in domain/roles.ts.
+ */
+const METHOD_WRITERS: readonly string[] = [
+  "Global Administrator",
+  "Privileged Authentication Administrator",
+  "Authentication Administrator",
+];
+const METHOD_READERS: readonly string[] = [...METHOD_WRITERS, "Global Reader"];
+
+/** The roles a delegated caller acts with on an authentication-method operation. */
+export const graphMethodRoles = (op: Operation, roles: readonly string[]): string[] => {
+  const counted = op === "qr.read" ? METHOD_READERS : METHOD_WRITERS;
+  return roles.filter((r) => counted.includes(r));
+};
 
 const denied = (message: string) => new AppError("forbiddenTarget", {}, message);
 
@@ -197,6 +216,9 @@ export const guard =
     const self =
       caller.kind === "user" && (options.me === true || (ref !== undefined && refersTo(ref, caller.user)));
     assertPermission(caller, op, self);
+    if (caller.kind === "user" && op.startsWith("qr.")) {
+      request.actor = { ...caller.actor, roles: graphMethodRoles(op, caller.actor.roles) };
+    }
   };
 
 export const callerOf = (request: FastifyRequest): Caller => {

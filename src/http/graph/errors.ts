@@ -26,11 +26,23 @@ const NOT_FOUND: readonly ErrorCode[] = [
   "appNotFound",
 ];
 
+/** A PIN that breaks the QR profile's rules (not a reused PIN, which has its own answer). */
+export const isPinViolation = (error: AppError): boolean =>
+  Array.isArray(error.details.violations) &&
+  error.details.violations.length > 0 &&
+  error.code !== "pinInHistory";
+
+export interface GraphErrorOptions {
+  /** For a PIN violation: the length Graph's pinTooShort message names. */
+  pinMinLength?: number | undefined;
+}
+
 /**
  * Graph's generic codes where Graph has one; PinDesk's method-specific codes (tooManyQRCodePinMethod,
  * pinTooShort, standardQRCodeRequired, …) pass through under their own name, as Graph does for its own.
  */
 const mapCode = (error: AppError): Mapped => {
+  if (isPinViolation(error)) return { status: 400, code: "pinTooShort" };
   if (NOT_FOUND.includes(error.code)) return { status: 404, code: "itemNotFound" };
   switch (error.code) {
     // Graph answers every token problem (missing, expired, forged, wrong audience) with this code.
@@ -68,7 +80,14 @@ type Problem = { field?: unknown; message?: unknown };
 const plain = (message: string) =>
   message.startsWith('must match pattern "^[^\\u0000') ? "must not contain control characters" : message;
 
-const problemsOf = (error: AppError): { field: string; message: string }[] => {
+const problemsOf = (error: AppError): { field: string; message: string; code?: string }[] => {
+  // Graph answers every PIN rule with pinTooShort; which rule the PIN broke is listed in details.
+  if (isPinViolation(error)) {
+    const target = typeof error.details.field === "string" ? error.details.field : "pin";
+    return (error.details.violations as { code?: unknown; message?: unknown }[]).flatMap((v) =>
+      typeof v?.message === "string" ? [{ field: target, message: v.message, code: String(v.code) }] : [],
+    );
+  }
   const problems = error.details.problems;
   if (!Array.isArray(problems)) return [];
   return problems.flatMap((p: Problem) =>
@@ -79,8 +98,17 @@ const problemsOf = (error: AppError): { field: string; message: string }[] => {
 };
 
 /** The catalogue's message, made specific with what the details say (never a secret: details hold none). */
-const messageOf = (error: AppError): string => {
+const messageOf = (error: AppError, options: GraphErrorOptions): string => {
   const { details } = error;
+  if (isPinViolation(error)) {
+    const minLength =
+      options.pinMinLength ??
+      (details.violations as { params?: { minLength?: unknown } }[])
+        .map((v) => v?.params?.minLength)
+        .find((n): n is number => typeof n === "number") ??
+      8;
+    return `PIN needs to be digit only and at least ${minLength} characters long.`;
+  }
   const problems = problemsOf(error);
   if (problems.length > 0) {
     return `${error.message} ${problems.map((p) => (p.field ? `${p.field} ${p.message}` : p.message)).join("; ")}.`;
@@ -117,6 +145,7 @@ export const graphErrorBody = (
   error: AppError,
   request: FastifyRequest,
   now: number,
+  options: GraphErrorOptions = {},
 ): { status: number; body: GraphErrorBody } => {
   const { status, code } = mapCode(error);
   const problems = problemsOf(error);
@@ -125,14 +154,14 @@ export const graphErrorBody = (
     body: {
       error: {
         code,
-        message: messageOf(error),
+        message: messageOf(error, options),
         innerError: {
           "request-id": request.id,
           date: new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z"),
           "client-request-id": clientRequestIdOf(request) ?? request.id,
         },
         ...(problems.length > 0 && {
-          details: problems.map((p) => ({ code: error.code, message: p.message, target: p.field })),
+          details: problems.map((p) => ({ code: p.code ?? error.code, message: p.message, target: p.field })),
         }),
       },
     },
@@ -144,8 +173,9 @@ export const sendGraphError = (
   request: FastifyRequest,
   error: AppError,
   now: number,
+  options: GraphErrorOptions = {},
 ) => {
-  const { status, body } = graphErrorBody(error, request, now);
+  const { status, body } = graphErrorBody(error, request, now, options);
   if (status === 401) reply.header("www-authenticate", 'Bearer realm="", error="invalid_token"');
   if (status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", "60");
   const clientRequestId = clientRequestIdOf(request);

@@ -75,7 +75,7 @@ export const policyRoutes = async (app: FastifyInstance, g: GraphContext) => {
     app.patch(
       url,
       { onRequest: guard(services, "policy.write"), schema: { ...schema, body: patchBody } },
-      async (request) => {
+      async (request, reply) => {
         assertCanWritePolicy(callerOf(request));
         const {
           "@odata.type": _type,
@@ -85,7 +85,10 @@ export const policyRoutes = async (app: FastifyInstance, g: GraphContext) => {
           "@odata.type"?: string;
           id?: string;
         };
-        return entity(await services.qr.updatePolicy(ctxOf(request), change));
+        const updated = await services.qr.updatePolicy(ctxOf(request), change);
+        // v1.0 documents 200 with the updated policy; beta answers 204 No Content.
+        if (g.version === "beta") return reply.status(204).send();
+        return entity(updated);
       },
     );
 

@@ -30,6 +30,9 @@ const CODE_PROPERTIES = [
   "image",
 ] as const;
 
+/** What Graph answers for a code never used to sign in (DateTimeOffset's minimum, not null). */
+export const NEVER_USED = "0001-01-01T00:00:00Z";
+
 /** The image (and with it the code's secret) appears only in the response that creates the code. */
 export const codeEntity = (code: QrCodeView) => ({
   "@odata.type": `#${CODE_TYPE}`,
@@ -37,13 +40,14 @@ export const codeEntity = (code: QrCodeView) => ({
   startDateTime: code.startDateTime,
   expireDateTime: code.expireDateTime,
   createdDateTime: code.createdDateTime,
-  lastUsedDateTime: code.lastUsedDateTime,
+  lastUsedDateTime: code.lastUsedDateTime ?? NEVER_USED,
   image: code.image ? { "@odata.type": `#${IMAGE_TYPE}`, ...code.image } : null,
 });
 
 /** `code` is the PIN in clear only when it was just set or reset; Graph returns null otherwise. */
 export const pinEntity = (pin: QrPinView) => ({
   "@odata.type": `#${PIN_TYPE}`,
+  id: pin.id,
   code: pin.code ?? null,
   forceChangePinNextSignIn: pin.forceChangePinNextSignIn,
   createdDateTime: pin.createdDateTime,

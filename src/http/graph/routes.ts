@@ -2,13 +2,48 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../errors/app-error.ts";
 import type { Services } from "../../services/index.ts";
 import { logIfUnexpected, toAppError } from "../errors.ts";
-import { clientRequestIdOf, sendGraphError } from "./errors.ts";
+import { clientRequestIdOf, isPinViolation, sendGraphError } from "./errors.ts";
 import { policyRoutes } from "./policy.ts";
 import { qrRoutes } from "./qr.ts";
 import type { GraphVersion } from "./shared.ts";
 import { userRoutes } from "./users.ts";
 
 const VERSIONS: readonly GraphVersion[] = ["v1.0", "beta"];
+
+/** Every fixed path segment of the surface, in its documented spelling. */
+const SEGMENTS = new Map(
+  [
+    "users",
+    "me",
+    "authentication",
+    "qrCodePinMethod",
+    "pin",
+    "updatePin",
+    "standardQRCode",
+    "temporaryQRCode",
+    "policies",
+    "authenticationMethodsPolicy",
+    "authenticationMethodConfigurations",
+    "qrCodePin",
+  ].map((segment) => [segment.toLowerCase(), segment]),
+);
+
+/**
+ * Graph's paths are case-insensitive (scripts send `…/qrcodePinMethod/standardQrCode`). The documented
+ * and all-lowercase spellings are routes of their own; any other spelling is rewritten here to the
+ * documented one. The user reference after `users/` is a value, not a name, and keeps its case.
+ */
+export const documentedPath = (path: string): string => {
+  const segments = path.split("/");
+  return segments
+    .map((segment, i) => {
+      if (i > 0 && segments[i - 1]?.toLowerCase() === "users" && i === 2) return segment;
+      return SEGMENTS.get(segment.toLowerCase()) ?? segment;
+    })
+    .join("/");
+};
+
+const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "host"]);
 
 /** Whether a URL belongs to the Graph-compatible surface (for errors raised before routing). */
 export const isGraphUrl = (url: string): boolean =>
@@ -24,6 +59,12 @@ export const sendGraphFrameworkError = (
   reply: FastifyReply,
   error: AppError,
 ) => sendGraphError(reply, request, error, services.clock.now());
+
+/** The QR profile's PIN length (the QR policy's pinLength, or the PIN policy's minimum if longer). */
+const qrPinMinLength = async (services: Services): Promise<number> => {
+  const policy = await services.policies.pinPolicy();
+  return Math.min(Math.max(policy.qr.pinLength, policy.minLength), 20);
+};
 
 const graphApi = async (
   app: FastifyInstance,
@@ -54,13 +95,43 @@ const graphApi = async (
     if (clientRequestId) reply.header("client-request-id", clientRequestId);
   });
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const mapped = toAppError(error as Error, request);
     logIfUnexpected(request, error as Error, mapped);
-    return sendGraphError(reply, request, mapped, now());
+    const pinMinLength = isPinViolation(mapped) ? await qrPinMinLength(services) : undefined;
+    return sendGraphError(reply, request, mapped, now(), { pinMinLength });
   });
 
-  app.setNotFoundHandler((request, reply) =>
+  // Any other spelling of a Graph path: answered as the documented path, in full (authentication,
+  // validation, hooks), or with Graph's 404 when no such path exists.
+  app.route({
+    method: ["GET", "PUT", "PATCH", "POST", "DELETE"],
+    url: "/*",
+    schema: { hide: true },
+    handler: async (request, reply) => {
+      const [path = "", query] = request.url.split(/\?(.*)/s, 2);
+      const documented = documentedPath(path);
+      if (documented === path) return notFound(request, reply);
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+      }
+      const body = request.body;
+      const response = await app.inject({
+        method: request.method as "GET",
+        url: query ? `${documented}?${query}` : documented,
+        headers,
+        remoteAddress: request.socket.remoteAddress ?? request.ip,
+        ...(body !== undefined && { payload: JSON.stringify(body) }),
+      });
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value);
+      }
+      return reply.status(response.statusCode).send(response.rawPayload);
+    },
+  });
+
+  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
     sendGraphError(
       reply,
       request,
@@ -70,8 +141,8 @@ const graphApi = async (
         `Resource not found: ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""} is not part of the PinDesk Graph API.`,
       ),
       now(),
-    ),
-  );
+    );
+  app.setNotFoundHandler(notFound);
 
   const g = { services, version };
   await userRoutes(app, g);

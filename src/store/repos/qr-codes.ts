@@ -19,6 +19,56 @@ export const createQrRepo = ({ kysely }: Db) => ({
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   },
 
+  /**
+   * Creates the method with its standard code, in one transaction. A method whose codes have all expired
+   * (or were deleted) no longer counts: it is replaced. False when the user has an active method, or a
+   * concurrent request created or replaced one first: the existing row is removed only if it is still the
+   * one that was read, and the primary key decides between concurrent inserts, so exactly one wins.
+   */
+  async claimMethod(code: QrCodeRow, now: number, trx: Kysely<Database>): Promise<boolean> {
+    const userId = code.user_id;
+    const existing = await trx
+      .selectFrom("qr_pin_methods")
+      .select("created_at")
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+    if (existing) {
+      const active = await trx
+        .selectFrom("qr_codes")
+        .select("id")
+        .where("user_id", "=", userId)
+        .where("expire_at", ">", now)
+        .executeTakeFirst();
+      if (active) return false;
+      const removed = await trx
+        .deleteFrom("qr_pin_methods")
+        .where("user_id", "=", userId)
+        .where("created_at", "=", existing.created_at)
+        .executeTakeFirst();
+      if (Number(removed.numDeletedRows) !== 1) return false;
+      await trx.deleteFrom("qr_codes").where("user_id", "=", userId).execute();
+    }
+    const inserted = await trx
+      .insertInto("qr_pin_methods")
+      .values({ user_id: userId, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column("user_id").doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+    await trx.insertInto("qr_codes").values(code).execute();
+    return true;
+  },
+
+  /** Removes a method just created whose PIN could not be stored (the claim is undone). */
+  async releaseMethod(userId: string, createdAt: number, trx: Kysely<Database>): Promise<void> {
+    const removed = await trx
+      .deleteFrom("qr_pin_methods")
+      .where("user_id", "=", userId)
+      .where("created_at", "=", createdAt)
+      .executeTakeFirst();
+    if (Number(removed.numDeletedRows) === 1)
+      await trx.deleteFrom("qr_codes").where("user_id", "=", userId).execute();
+  },
+
   async touchMethod(userId: string, now: number, trx: Kysely<Database> = kysely): Promise<void> {
     await trx.updateTable("qr_pin_methods").set({ updated_at: now }).where("user_id", "=", userId).execute();
   },
