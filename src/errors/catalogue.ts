@@ -325,6 +325,18 @@ export const errorCatalogue = define({
     message: "Your role does not allow this action on this user.",
     mitigation: "Ask a Privileged Authentication Administrator to do it.",
   },
+  policyChangeForbidden: {
+    status: 403,
+    message:
+      "Changing policies needs the Global Administrator or Authentication Policy Administrator role; your role can only read them.",
+    mitigation:
+      "Ask a Global Administrator or an Authentication Policy Administrator to make the change, or to give you that role.",
+  },
+  policyReadForbidden: {
+    status: 403,
+    message: "Your role cannot read the organisation's policies.",
+    mitigation: "Ask a Global Administrator if you need to see them.",
+  },
 
   // --- API clients and tokens ---
   invalidToken: {

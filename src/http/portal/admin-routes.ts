@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { describePinPolicy } from "../../domain/pin-policy.ts";
+import { canManagePolicies } from "../../domain/roles.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { explainCode } from "../../errors/explain.ts";
 import type { RequestContext } from "../../services/context.ts";
 import type { Services } from "../../services/index.ts";
-import { assertCanManage } from "../../services/permissions.ts";
+import { assertCanManage, assertCanReadPolicies, POLICY_WRITER_ROLES } from "../../services/permissions.ts";
 import type { PinState } from "../../services/pin-service.ts";
 import { SESSION_COOKIE } from "./routes.ts";
 
@@ -297,12 +298,17 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
     });
 
     // Policies
-    scope.get(`${API}/policies`, async () => {
+    scope.get(`${API}/policies`, async (request) => {
+      const ctx = ctxOf(request);
+      assertCanReadPolicies(ctx.actor);
       const pin = await policies.current();
       return {
         pin: { ...pin, description: describePinPolicy(pin.policy) },
         portal: await portal.portalPolicy.current(),
         qr: await qr.policy(),
+        // The page shows the policies read-only, with the reason, to an administrator who cannot change them.
+        canManage: ctx.actor.type === "user" && canManagePolicies(ctx.actor.roles),
+        manageRoles: [...POLICY_WRITER_ROLES],
       };
     });
     scope.post(`${API}/policies/pin/preview`, { schema: { body: { type: "object" } } }, async (request) =>

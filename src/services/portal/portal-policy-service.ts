@@ -2,6 +2,7 @@ import { defaultPortalPolicy, type PortalPolicy, parsePortalPolicy } from "../..
 import type { PoliciesRepo } from "../../store/repos/policies.ts";
 import type { AuditService } from "../audit-service.ts";
 import { actorLabel, type Clock, type RequestContext } from "../context.ts";
+import { assertCanManagePolicies } from "../permissions.ts";
 
 const NAME = "portal";
 
@@ -34,9 +35,11 @@ export const createPortalPolicyService = ({
   return {
     current,
     async update(ctx: RequestContext, change: unknown): Promise<PortalPolicy> {
+      assertCanManagePolicies(ctx.actor);
       return save(ctx, parsePortalPolicy(change, await current()), "policy.updated");
     },
     async reset(ctx: RequestContext): Promise<PortalPolicy> {
+      assertCanManagePolicies(ctx.actor);
       return save(ctx, defaultPortalPolicy, "policy.reset");
     },
   };
