@@ -226,6 +226,7 @@ export interface SecurityAnswersTable {
   answer_hash: string;
   created_at: number;
 }
+  channel: "email" | "sms";
 
 export interface OneTimeLinksTable {
   token_hash: string;

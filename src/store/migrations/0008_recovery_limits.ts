@@ -20,6 +20,7 @@ export const up = async (db: Kysely<any>): Promise<void> => {
     .addColumn("id", "text", (c) => c.primaryKey())
     .addColumn("subject", "text", (c) => c.notNull())
     .addColumn("code_hash", "text", (c) => c.notNull())
+    .addColumn("channel", "text", (c) => c.notNull())
     .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addColumn("expires_at", "bigint", (c) => c.notNull())
