@@ -214,6 +214,7 @@ export interface RecoveryDecoysTable {
   id: string;
   subject: string;
   code_hash: string;
+  channel: "email" | "sms";
   attempts: number;
   created_at: number;
   expires_at: number;
@@ -226,7 +227,6 @@ export interface SecurityAnswersTable {
   answer_hash: string;
   created_at: number;
 }
-  channel: "email" | "sms";
 
 export interface OneTimeLinksTable {
   token_hash: string;
