@@ -89,7 +89,7 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     );
   });
 
-  it("a burst mixing the right PIN never lets more than threshold wrong PINs be evaluated", async () => {
+  it("a burst mixing the right PIN: each success resets the count, and no more than threshold wrong PINs are evaluated between resets", async () => {
     await addUser("mixed@contoso.com", "582014");
     const before = await hashVerifies(t);
     const results = await Promise.all(
@@ -100,11 +100,49 @@ describe.each(dialects)("lockout on %s", (dialect) => {
       ),
     );
     const counts = tally(results);
-    expect(counts.invalidPin ?? 0).toBeLessThanOrEqual(9);
-    expect((await hashVerifies(t)) - before).toBeLessThanOrEqual(10 + (counts.success ?? 0));
+    const successes = counts.success ?? 0;
+    expect(
+      Object.keys(counts).every((k) =>
+        ["success", "invalidPin", "pinLocked", "attemptsInProgress"].includes(k),
+      ),
+    ).toBe(true);
+    // Wrong PINs evaluated: at most threshold before the first success and between two successes.
+    const evaluated = (await hashVerifies(t)) - before;
+    expect(evaluated - successes).toBeLessThanOrEqual(10 * (successes + 1));
+    expect(counts.invalidPin ?? 0).toBeLessThanOrEqual(9 * (successes + 1));
+  });
+
+  it("regression: a right PIN checked beside a wrong one never leaves the account locked", async () => {
+    for (let trial = 0; trial < 12; trial++) {
+      const upn = `race${trial}@contoso.com`;
+      await addUser(upn, "482915");
+      for (let i = 0; i < 8; i++) await outcome(t.services.pins.verify(cliContext, upn, "999991"));
+      const [wrong, right] = await Promise.all([
+        outcome(t.services.pins.verify(cliContext, upn, "999993")),
+        outcome(t.services.pins.verify(cliContext, upn, "482915")),
+      ]);
+      expect(right).toBe("success");
+      expect(wrong).toBe("invalidPin");
+      expect((await t.services.pins.status(upn)).state).toBe("Steady State");
+    }
+  });
+
+  it("regression: a burst of right PINs is never answered pinLocked when nothing is locked", async () => {
+    await addUser("rush@contoso.com", "482915");
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        outcome(t.services.pins.verify(cliContext, "rush@contoso.com", "482915")),
+      ),
+    );
+    const counts = tally(results);
+    expect(counts.pinLocked).toBeUndefined();
+    expect((counts.success ?? 0) + (counts.attemptsInProgress ?? 0)).toBe(30);
+    expect(counts.success).toBeGreaterThanOrEqual(10);
+    expect((await t.services.pins.status("rush@contoso.com")).state).toBe("Steady State");
   });
 
   it("unknown users lock the same way (no enumeration through lockout)", async () => {
+    const before = await hashVerifies(t);
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
         outcome(t.services.pins.verify(cliContext, "ghost@contoso.com", "482915")),
@@ -113,6 +151,8 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     const counts = tally(results);
     expect((counts.invalidPin ?? 0) + (counts.pinLocked ?? 0)).toBe(50);
     expect(counts.invalidPin).toBeLessThanOrEqual(9);
+    // As many (dummy) hashes as for a real user: exactly the threshold.
+    expect((await hashVerifies(t)) - before).toBe(10);
     expect(await t.services.pins.status("ghost@contoso.com").catch((e: AppError) => e.code)).toBe(
       "userNotFound",
     );

@@ -124,6 +124,12 @@ export const errorCatalogue = define({
     mitigation:
       "Wait until lockedUntil and try again, or ask your help desk to unblock the PIN (it stays locked until an administrator unblocks it when lockedUntil is null).",
   },
+  attemptsInProgress: {
+    status: 429,
+    message: "Other attempts to sign in as this user are being checked right now.",
+    mitigation:
+      "Try again in a second. Nothing is locked and this attempt was not counted; if it keeps happening, someone may be guessing this user's PIN: check the audit log.",
+  },
   temporaryPinExpired: {
     status: 401,
     message: "The temporary PIN has expired.",

@@ -74,6 +74,7 @@ export const errorBody = (error: AppError, request: FastifyRequest) => ({
 
 export const sendAppError = (reply: FastifyReply, request: FastifyRequest, error: AppError) => {
   if (error.code === "tooManyRequests" && !reply.hasHeader("retry-after")) reply.header("retry-after", "60");
+  if (error.code === "attemptsInProgress") reply.header("retry-after", "1");
   return reply.status(error.status).send(errorBody(error, request));
 };
 

@@ -121,7 +121,13 @@ export interface MigrationOutcome {
 }
 
 export const migrateToLatest = async (db: Db): Promise<MigrationOutcome> => {
-  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
+  // Numbered migrations are independent of each other; a database that already ran a later number
+  // (a development database) still takes an earlier one it lacks rather than refusing to start.
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: migrationProvider,
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   const all = await migrator.getMigrations();

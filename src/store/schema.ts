@@ -54,6 +54,9 @@ export interface PinHistoryTable {
 export interface AuditEventsTable {
   id: string;
   at: number;
+  /** Guesses reserved and still being evaluated (see lockout-counters.ts). */
+  pending?: number;
+  pending_at?: number | null;
   actor: string;
   target_user_id: string | null;
   target_upn: string | null;

@@ -6,6 +6,7 @@ import * as m0004 from "./0004_admin.ts";
 import * as m0006 from "./0006_pin_profile.ts";
 import * as m0008 from "./0008_recovery_limits.ts";
 
+import * as m0009 from "./0009_lockout_pending.ts";
 /** Every migration, in order. Names sort; files are never edited once landed. */
 const migrations: Record<string, Migration> = {
   "0001_core": m0001,
@@ -16,4 +17,5 @@ const migrations: Record<string, Migration> = {
   "0008_recovery_limits": m0008,
 };
 
+  "0009_lockout_pending": m0009,
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -12,7 +12,20 @@ export interface CounterRules {
 export type Reservation =
   | { readonly reserved: true; readonly failedCount: number }
   | { readonly reserved: false; readonly missing: true }
-  | { readonly reserved: false; readonly missing: false; readonly lockedUntil: number | null };
+  | {
+      readonly reserved: false;
+      readonly missing: false;
+      readonly locked: true;
+      readonly lockedUntil: number | null;
+    }
+  /** Not locked, but attempts still being evaluated fill the threshold: try again in a moment. */
+  | { readonly reserved: false; readonly missing: false; readonly locked: false };
+
+/**
+ * A reservation whose request died before reporting (a crashed process) stops holding a place after
+ * this long; no hash takes anywhere near it.
+ */
+export const PENDING_TTL_MS = 30_000;
 
 export interface CounterState {
   failedCount: number;
@@ -46,11 +59,19 @@ export const createLockoutCountersRepo = (db: Db) => {
           locked_at: null,
           locked_until: null,
           last_failed_at: null,
+          pending: 0,
+          pending_at: null,
         })
         .onConflict((oc) => oc.column("subject").doNothing())
         .execute();
     },
 
+    /**
+     * Takes a place for one guess. Evaluated failures plus guesses still being evaluated may never
+     * exceed the threshold, so a burst of concurrent requests, from any number of server processes,
+     * evaluates at most `threshold` wrong guesses before the lock. One conditional UPDATE decides it:
+     * the row itself is the lock, so no read-then-write race is possible.
+     */
     async reserve(subject: string, now: number, rules: CounterRules): Promise<Reservation> {
       const decayCutoff = rules.decaySeconds > 0 ? now - rules.decaySeconds * 1000 : null;
       // A lock that has run out, or failures older than the decay time, start the count afresh.
@@ -58,85 +79,96 @@ export const createLockoutCountersRepo = (db: Db) => {
         decayCutoff === null
           ? sql<boolean>`(locked_at IS NOT NULL)`
           : sql<boolean>`(locked_at IS NOT NULL OR last_failed_at < ${decayCutoff})`;
+      const failed = sql<number>`(CASE WHEN ${fresh} THEN 0 ELSE failed_count END)`;
+      const pending = sql<number>`(CASE WHEN pending_at IS NULL OR pending_at < ${now - PENDING_TTL_MS} THEN 0 ELSE pending END)`;
       const row = await kysely
         .updateTable("lockout_counters")
         .set({
-          failed_count: sql<number>`CASE WHEN ${fresh} THEN 1 ELSE failed_count + 1 END`,
+          failed_count: failed,
+          pending: sql<number>`${pending} + 1`,
+          pending_at: now,
           locked_at: null,
           locked_until: null,
-          last_failed_at: now,
         })
         .where("subject", "=", subject)
         .where((eb) =>
           eb.or([
-            eb.and([
-              eb("locked_at", "is", null),
-              decayCutoff === null
-                ? eb("failed_count", "<", rules.threshold)
-                : eb.or([eb("failed_count", "<", rules.threshold), eb("last_failed_at", "<", decayCutoff)]),
-            ]),
-            eb.and([
-              eb("locked_at", "is not", null),
-              eb("locked_until", "is not", null),
-              eb("locked_until", "<=", now),
-            ]),
+            eb("locked_at", "is", null),
+            eb.and([eb("locked_until", "is not", null), eb("locked_until", "<=", now)]),
           ]),
         )
+        .where(sql<boolean>`${failed} + ${pending} < ${rules.threshold}`)
         .returning(["failed_count"])
         .executeTakeFirst();
       if (row) return { reserved: true, failedCount: row.failed_count };
 
       const current = await read(subject);
       if (!current) return { reserved: false, missing: true };
-      if (current.locked_at !== null)
-        return { reserved: false, missing: false, lockedUntil: current.locked_until };
-      // Threshold reached by attempts still being evaluated: the lock is about to be set.
-      const wait = rules.lockSeconds(current.lock_count + 1);
-      return { reserved: false, missing: false, lockedUntil: wait === null ? null : now + wait * 1000 };
+      const locked =
+        current.locked_at !== null && (current.locked_until === null || current.locked_until > now);
+      if (locked) return { reserved: false, missing: false, locked: true, lockedUntil: current.locked_until };
+      return { reserved: false, missing: false, locked: false };
     },
 
     /**
-     * After a wrong guess: locks the subject if the threshold has been reached. Exactly one of several
-     * concurrent failures sets the lock (the WHERE requires it to be unset). Returns the lock if this
-     * call set it.
+     * A reserved guess was wrong: it becomes a counted failure, and the failure that reaches the
+     * threshold sets the lock (exactly one does: the lock is set only where it is not set yet).
+     * Returns the failures now counted and the lock if this call set it.
      */
-    async lockIfThresholdReached(
+    async recordFailure(
       subject: string,
       now: number,
       rules: CounterRules,
-    ): Promise<{ lockedUntil: number | null; lockCount: number } | undefined> {
-      for (let tries = 0; tries < 3; tries++) {
-        const current = await read(subject);
-        if (!current || current.locked_at !== null || current.failed_count < rules.threshold)
-          return undefined;
-        const lockCount = current.lock_count + 1;
-        const wait = rules.lockSeconds(lockCount);
-        const lockedUntil = wait === null ? null : now + wait * 1000;
-        const row = await kysely
-          .updateTable("lockout_counters")
-          .set({ locked_at: now, locked_until: lockedUntil, lock_count: lockCount })
-          .where("subject", "=", subject)
-          .where("locked_at", "is", null)
-          .where("failed_count", ">=", rules.threshold)
-          .where("lock_count", "=", current.lock_count)
-          .returning(["lock_count"])
-          .executeTakeFirst();
-        if (row) return { lockedUntil, lockCount };
-      }
-      return undefined;
+    ): Promise<{ failedCount: number; lock?: { lockedUntil: number | null; lockCount: number } }> {
+      const row = await kysely
+        .updateTable("lockout_counters")
+        .set({
+          pending: db.greatest(sql<number>`pending - 1`, 0),
+          failed_count: sql<number>`failed_count + 1`,
+          last_failed_at: now,
+        })
+        .where("subject", "=", subject)
+        .returning(["failed_count", "lock_count"])
+        .executeTakeFirst();
+      if (!row) return { failedCount: 0 };
+      if (row.failed_count < rules.threshold) return { failedCount: row.failed_count };
+      const lockCount = row.lock_count + 1;
+      const wait = rules.lockSeconds(lockCount);
+      const lockedUntil = wait === null ? null : now + wait * 1000;
+      const locked = await kysely
+        .updateTable("lockout_counters")
+        .set({ locked_at: now, locked_until: lockedUntil, lock_count: lockCount })
+        .where("subject", "=", subject)
+        .where("locked_at", "is", null)
+        .where("failed_count", ">=", rules.threshold)
+        .returning(["lock_count"])
+        .executeTakeFirst();
+      return { failedCount: row.failed_count, ...(locked && { lock: { lockedUntil, lockCount } }) };
     },
 
     /**
-     * After a correct guess: forgets the failures counted up to and including this attempt's
-     * reservation; failures reserved by concurrent attempts after it still count.
+     * A reserved guess was right: the failures counted when it took its place are forgotten (and the
+     * escalation of temporary locks starts over); failures that landed while it was being evaluated
+     * still count. No lock can be in force here: a lock needs `threshold` counted failures, which the
+     * reservation rule never allows while this guess held a place.
      */
-    async recordSuccess(subject: string, reservedCount: number): Promise<void> {
+    async recordSuccess(subject: string, failedAtReservation: number): Promise<void> {
       await kysely
         .updateTable("lockout_counters")
         .set({
-          failed_count: db.greatest(sql<number>`failed_count - ${reservedCount}`, 0),
+          pending: db.greatest(sql<number>`pending - 1`, 0),
+          failed_count: db.greatest(sql<number>`failed_count - ${failedAtReservation}`, 0),
           lock_count: 0,
         })
+        .where("subject", "=", subject)
+        .execute();
+    },
+
+    /** Gives back a reserved place without counting a failure (the guess could not be evaluated). */
+    async release(subject: string): Promise<void> {
+      await kysely
+        .updateTable("lockout_counters")
+        .set({ pending: db.greatest(sql<number>`pending - 1`, 0) })
         .where("subject", "=", subject)
         .execute();
     },
@@ -146,12 +178,49 @@ export const createLockoutCountersRepo = (db: Db) => {
       const before = await read(subject);
       await kysely
         .updateTable("lockout_counters")
-        .set({ failed_count: 0, lock_count: 0, locked_at: null, locked_until: null, last_failed_at: null })
+        .set({
+          failed_count: 0,
+          lock_count: 0,
+          locked_at: null,
+          locked_until: null,
+          last_failed_at: null,
+          pending: 0,
+          pending_at: null,
+        })
         .where("subject", "=", subject)
         .execute();
       return (
         !!before && before.locked_at !== null && (before.locked_until === null || before.locked_until > now)
       );
+    },
+
+    /**
+     * Clears failures and locks of several subjects (a user's method counters) in one statement.
+     * Returns the subjects that were locked, so the caller can say what it unblocked.
+     */
+    async clearMany(subjects: readonly string[], now: number): Promise<string[]> {
+      if (subjects.length === 0) return [];
+      const before = await kysely
+        .selectFrom("lockout_counters")
+        .select(["subject", "locked_at", "locked_until"])
+        .where("subject", "in", [...subjects])
+        .execute();
+      await kysely
+        .updateTable("lockout_counters")
+        .set({
+          failed_count: 0,
+          lock_count: 0,
+          locked_at: null,
+          locked_until: null,
+          last_failed_at: null,
+          pending: 0,
+          pending_at: null,
+        })
+        .where("subject", "in", [...subjects])
+        .execute();
+      return before
+        .filter((r) => r.locked_at !== null && (r.locked_until === null || r.locked_until > now))
+        .map((r) => r.subject);
     },
 
     async state(
