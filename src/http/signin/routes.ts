@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../../errors/app-error.ts";
 import type { Services } from "../../services/index.ts";
@@ -7,12 +8,14 @@ import { contextOf } from "../auth.ts";
 const asset = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), "utf8");
 const PAGE = asset("page.html");
 const SCRIPT = asset("page.js");
+// The camera fallback's QR decoder, served from PinDesk itself (no third-party host).
+const JSQR = readFileSync(createRequire(import.meta.url).resolve("jsqr/dist/jsQR.js"), "utf8");
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 const REASON_WORDS: Record<string, string> = {
   temporaryPin: "You signed in with a temporary PIN. Choose your own PIN now.",
-  adminReset: "Your help desk reset your PIN. Choose a new PIN now.",
+  adminReset: "Your help desk set this PIN for you. Choose your own PIN now.",
   pinExpired: "Your PIN has expired. Choose a new PIN now.",
   policyChange:
     "Your organisation's PIN rules changed and your PIN no longer fits them. Choose a new PIN now.",
@@ -119,5 +122,8 @@ export const signinRoutes = async (app: FastifyInstance, { services }: { service
   app.get("/signin/qr/", page);
   app.get("/signin/qr/app.js", async (_request, reply) =>
     reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send(SCRIPT),
+  );
+  app.get("/signin/qr/jsqr.js", async (_request, reply) =>
+    reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=86400").send(JSQR),
   );
 };
