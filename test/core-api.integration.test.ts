@@ -306,3 +306,47 @@ describe.each(dialects)("core API on %s", (dialect) => {
     expect(docs.json().paths).toHaveProperty("/api/v1/verify");
   });
 });
+
+describe.each(dialects)("concurrent writes on %s", (dialect) => {
+  let t: TestInstance;
+  let admin: string;
+  beforeAll(async () => {
+    t = await createTestInstance(dialect);
+    admin = await bearerFor(t, "User.ReadWrite.All", "Policy.ReadWrite.PinPolicy");
+  });
+  afterAll(() => t?.close());
+
+  it("regression: parallel policy changes are all saved as successive versions, never a 500", async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        t.app.inject({
+          method: "PATCH",
+          url: "/api/v1/policies/pin",
+          headers: { authorization: admin },
+          payload: { history: i + 1 },
+        }),
+      ),
+    );
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(10).fill(200));
+    expect(new Set(responses.map((r) => r.json().version)).size).toBe(10);
+    expect((await t.services.policies.current()).version).toBe(10);
+  });
+
+  it("regression: parallel creation of one user gives one 201 and 409 userAlreadyExists for the rest", async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        t.app.inject({
+          method: "POST",
+          url: "/api/v1/users",
+          headers: { authorization: admin },
+          payload: { userPrincipalName: "twin@contoso.com", displayName: "Twin" },
+        }),
+      ),
+    );
+    const statuses = responses.map((r) => r.statusCode).sort();
+    expect(statuses).toEqual([201, ...Array(19).fill(409)]);
+    for (const r of responses.filter((r) => r.statusCode === 409)) {
+      expect(r.json().error.code).toBe("userAlreadyExists");
+    }
+  });
+});

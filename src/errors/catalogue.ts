@@ -124,6 +124,11 @@ export const errorCatalogue = define({
     mitigation:
       "Wait until lockedUntil and try again, or ask your help desk to unblock the PIN (it stays locked until an administrator unblocks it when lockedUntil is null).",
   },
+  concurrentChange: {
+    status: 409,
+    message: "Someone else changed the same record at the same moment, so this change was not saved.",
+    mitigation: "Reload to see the current state, then make the change again if it is still needed.",
+  },
   attemptsInProgress: {
     status: 429,
     message: "Other attempts to sign in as this user are being checked right now.",

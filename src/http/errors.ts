@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, isAppError } from "../errors/app-error.ts";
+import { constraintViolationOf } from "../store/constraints.ts";
 
 interface ValidationIssue {
   instancePath?: string;
@@ -49,6 +50,14 @@ export const toAppError = (error: FastifyError | Error, request: FastifyRequest)
   ) {
     return new AppError("malformedJson");
   }
+  // Two requests racing for the same row: the database refused the second one.
+  const violation = constraintViolationOf(error);
+  if (violation?.kind === "unique" && violation.target === "users.upn_key")
+    return new AppError("userAlreadyExists");
+  if (violation?.kind === "unique")
+    return new AppError("concurrentChange", { conflict: violation.target ?? null });
+  if (violation?.kind === "foreignKey")
+    return new AppError("concurrentChange", { conflict: "a related record was removed" });
   if (fastifyError.statusCode === 429) return new AppError("tooManyRequests");
   if (fastifyError.statusCode === 413) return new AppError("requestTooLarge");
   if (fastifyError.statusCode === 415) return new AppError("unsupportedMediaType");

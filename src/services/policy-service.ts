@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { defaultPinPolicy, type PinPolicy, parsePinPolicy } from "../domain/pin-policy.ts";
+import { isUniqueViolation } from "../store/constraints.ts";
 import type { Db } from "../store/db.ts";
 import { createRepos } from "../store/index.ts";
 import type { PoliciesRepo } from "../store/repos/policies.ts";
@@ -17,6 +19,8 @@ export interface VersionedPolicy {
 
 const PIN_POLICY = "pin";
 const CACHE_MS = 1000;
+/** Saves racing for the same version number retry over the winner's version this many times. */
+const MAX_SAVE_ATTEMPTS = 20;
 
 export interface SavedPolicy extends VersionedPolicy {
   /** What the change did to stored PINs: how many it marked Must Change, and how many it released. */
@@ -110,15 +114,31 @@ export const createPolicyService = ({
      */
     async update(ctx: RequestContext, change: unknown): Promise<SavedPolicy> {
       assertCanManagePolicies(ctx.actor);
-      const before = await load();
-      return save(ctx, parsePinPolicy(change, before.policy), before.version, "policy.updated");
+      // A partial change applies to whatever version is current: when another administrator saved a
+      // version in between (the version number is taken), it is re-applied over theirs, not lost.
+      for (let attempt = 1; ; attempt++) {
+        const before = await load();
+        try {
+          return await save(ctx, parsePinPolicy(change, before.policy), before.version, "policy.updated");
+        } catch (error) {
+          if (attempt >= MAX_SAVE_ATTEMPTS || !isUniqueViolation(error, "policies.name,version")) throw error;
+          await sleep(Math.random() * 10 * attempt);
+        }
+      }
     },
 
     /** Restores the documented defaults (as a new version, so the history is kept). */
     async reset(ctx: RequestContext): Promise<SavedPolicy> {
       assertCanManagePolicies(ctx.actor);
-      const before = await load();
-      return save(ctx, defaultPinPolicy, before.version, "policy.reset");
+      for (let attempt = 1; ; attempt++) {
+        const before = await load();
+        try {
+          return await save(ctx, defaultPinPolicy, before.version, "policy.reset");
+        } catch (error) {
+          if (attempt >= MAX_SAVE_ATTEMPTS || !isUniqueViolation(error, "policies.name,version")) throw error;
+          await sleep(Math.random() * 10 * attempt);
+        }
+      }
     },
   };
 };
