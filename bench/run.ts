@@ -1,7 +1,8 @@
 /**
- * `npm run bench`. libuv sizes its thread pool once, on first use; the app sizes it from config
- * (PINDESK_HASH_THREADS, unless UV_THREADPOOL_SIZE is set). So config is loaded here, before anything that
- * could touch the pool is even imported, and the benchmarks run with exactly the pool the app gets.
+ * `npm run bench`. libuv sizes its thread pool once, on first use; `npm run bench` starts Node with
+ * bin/threadpool.cjs preloaded, exactly as `npm start` does, so the benchmarks run with the pool the app
+ * gets (PINDESK_HASH_THREADS, default the core count, unless UV_THREADPOOL_SIZE is set). The config is
+ * still loaded first so that a bad setting stops the run with its message.
  */
 import { loadConfig } from "../src/config.ts";
 

@@ -4,7 +4,12 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-const result = spawnSync(process.execPath, ["--import", "tsx", main, ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+const threadpool = fileURLToPath(new URL("./threadpool.cjs", import.meta.url));
+const result = spawnSync(
+  process.execPath,
+  ["--require", threadpool, "--import", "tsx", main, ...process.argv.slice(2)],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(result.status ?? 1);
