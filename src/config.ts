@@ -87,11 +87,9 @@ export const loadConfig = (overrides: ConfigOverrides = {}, env: Env = process.e
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`PINDESK_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}".`);
   }
+  // Validated here; applied by bin/threadpool.cjs, which sizes libuv's pool before the process loads
+  // anything (the pool's size is fixed at its first use, long before this runs).
   const hashThreads = intFrom(env, "PINDESK_HASH_THREADS", availableParallelism(), 1, 256);
-  // Hashing runs on libuv's pool; size it to the cores before anything uses the pool.
-  if (env === process.env && process.env.UV_THREADPOOL_SIZE === undefined) {
-    process.env.UV_THREADPOOL_SIZE = String(hashThreads);
-  }
   return Object.freeze({
     host,
     port,
