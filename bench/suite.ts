@@ -185,6 +185,7 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
     searchUsers: options.searchUsers,
+    postgresAdminUrl: adminUrl,
   });
   const extraWarnings = extras.warnings.map((w) => `WARNING: ${w}`).join("\n");
   process.stdout.write(

@@ -10,12 +10,19 @@ import {
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import type { Repos } from "../store/index.ts";
-import type { User } from "../store/repos/users.ts";
+import {
+  failedAttemptsOf,
+  pinStateOf,
+  type SearchCursor,
+  type StateRules,
+  type User,
+} from "../store/repos/users.ts";
 import type { AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
 import type { PinService, PinState, PinStatus } from "./pin-service.ts";
 import type { PolicyService } from "./policy-service.ts";
 import type { MethodsService } from "./portal/methods-service.ts";
+import { validateUserFields } from "./user-service.ts";
 
 export interface OutboxReader {
   listForUser(
@@ -49,7 +56,7 @@ export interface UserRow {
   failedAttempts: number;
 }
 
-const STATES: readonly PinState[] = ["Steady State", "Must Change", "Account Lockout", "No PIN"];
+const DAY_MS = 86_400_000;
 const SETUP_TTL_MS = 24 * 3_600_000;
 
 /**
@@ -102,12 +109,22 @@ export const createAdminService = ({
     return user;
   };
 
+  /** The time and policy the state rule depends on (lock expiry, PIN expiry, failure decay). */
+  const stateRules = async (): Promise<StateRules> => {
+    const policy = await policies.pinPolicy();
+    return {
+      now: clock.now(),
+      expirationMs: policy.expirationDays > 0 ? policy.expirationDays * 86_400_000 : null,
+      decaySeconds: policy.lockout.decaySeconds,
+    };
+  };
+
   return {
     assertAdmin,
 
     /**
-     * Prefix search over UPN, display name and mail (each an index range scan), newest-first merge,
-     * keyset paging by (key, id). Filtering by state is applied to the page's rows.
+     * Search by user name, display name, mail or any word of the name (accents and case folded), with
+     * an optional state filter; keyset-paged, each page a few index ranges (see the users repository).
      */
     async searchUsers(
       ctx: RequestContext,
@@ -115,150 +132,31 @@ export const createAdminService = ({
     ): Promise<{ users: UserRow[]; nextCursor: string | null }> {
       assertAdmin(ctx);
       const limit = Math.min(Math.max(options.limit ?? 25, 1), 100);
-      const q = (options.q ?? "").trim().toLowerCase();
-      let after: string | undefined;
-      try {
-        after = options.cursor ? Buffer.from(options.cursor, "base64url").toString("utf8") : undefined;
-        if (after) JSON.parse(after);
-      } catch {
-        throw new AppError("invalidRequest", {
-          problems: [{ field: "cursor", message: "is not a cursor from a previous page" }],
-        });
-      }
-      const now = clock.now();
-
-      // State filters join the credential and counter; without one, the base query is a pure index scan.
-      const base = () =>
-        kysely
-          .selectFrom("users")
-          .leftJoin("pin_credentials", "pin_credentials.user_id", "users.id")
-          .leftJoin("lockout_counters", (join) =>
-            join.on("lockout_counters.subject", "=", sql<string>`${sql.lit("pin:")} || users.id`),
-          )
-          .select([
-            "users.id",
-            "users.user_principal_name",
-            "users.upn_key",
-            "users.display_name",
-            "users.mail",
-            "users.account_enabled",
-            "users.roles",
-            "users.last_sign_in_at",
-            "pin_credentials.user_id as has_pin",
-            "pin_credentials.is_temporary",
-            "pin_credentials.must_change_reason",
-            "lockout_counters.failed_count",
-            "lockout_counters.locked_at",
-            "lockout_counters.locked_until",
-          ]);
-
-      const stateFilter = <T extends ReturnType<typeof base>>(query: T): T => {
-        switch (options.state) {
-          case "No PIN":
-            return query.where("pin_credentials.user_id", "is", null) as T;
-          case "Account Lockout":
-            return query
-              .where("lockout_counters.locked_at", "is not", null)
-              .where((eb) =>
-                eb.or([
-                  eb("lockout_counters.locked_until", "is", null),
-                  eb("lockout_counters.locked_until", ">", now),
-                ]),
-              ) as T;
-          case "Must Change":
-            return query
-              .where("pin_credentials.user_id", "is not", null)
-              .where((eb) =>
-                eb.or([
-                  eb("pin_credentials.is_temporary", "=", 1),
-                  eb("pin_credentials.must_change_reason", "is not", null),
-                ]),
-              ) as T;
-          case "Steady State":
-            return query
-              .where("pin_credentials.user_id", "is not", null)
-              .where("pin_credentials.is_temporary", "=", 0)
-              .where("pin_credentials.must_change_reason", "is", null)
-              .where((eb) =>
-                eb.or([
-                  eb("lockout_counters.locked_at", "is", null),
-                  eb.and([
-                    eb("lockout_counters.locked_until", "is not", null),
-                    eb("lockout_counters.locked_until", "<=", now),
-                  ]),
-                ]),
-              ) as T;
-          default:
-            return query;
+      let cursor: SearchCursor | undefined;
+      if (options.cursor) {
+        try {
+          const parsed = JSON.parse(
+            Buffer.from(options.cursor, "base64url").toString("utf8"),
+          ) as SearchCursor;
+          if (typeof parsed.s !== "number" || typeof parsed.k !== "string" || typeof parsed.i !== "string")
+            throw new Error("shape");
+          cursor = parsed;
+        } catch {
+          throw new AppError("invalidRequest", {
+            problems: [{ field: "cursor", message: "is not a cursor from a previous page" }],
+          });
         }
-      };
-
-      type Row = Awaited<ReturnType<ReturnType<typeof base>["execute"]>>[number];
-      // Keyset paging. With a search term the sources are read one after another — UPN, then display
-      // name, then mail — each by its own index, each excluding what an earlier source matched.
-      type Cursor = { s: number; k: string; i: string };
-      const cursor: Cursor | undefined = after ? (JSON.parse(after) as Cursor) : undefined;
-      let rows: Row[] = [];
-      let next: Cursor | null = null;
-      if (!q) {
-        let query = stateFilter(base())
-          .orderBy("users.upn_key")
-          .limit(limit + 1);
-        if (cursor) query = query.where("users.upn_key", ">", cursor.k);
-        rows = await query.execute();
-        const last = rows[limit - 1];
-        next = rows.length > limit && last ? { s: 0, k: last.upn_key, i: last.id } : null;
-      } else {
-        const hi = `${q}\uffff`;
-        const upnKey = sql<string>`users.upn_key`;
-        const nameKey = sql<string>`lower(users.display_name)`;
-        const mailKey = sql<string>`lower(users.mail)`;
-        const sources = [upnKey, nameKey, mailKey];
-        const origins: number[] = [];
-        for (let source = cursor?.s ?? 0; source < sources.length && rows.length <= limit; source++) {
-          const key = sources[source] as typeof upnKey;
-          let query = stateFilter(base())
-            .select(key.as("sort_key"))
-            .where(key, ">=", q)
-            .where(key, "<", hi)
-            .orderBy(key)
-            .orderBy("users.id")
-            .limit(limit + 1 - rows.length);
-          for (const earlier of sources.slice(0, source)) {
-            query = query.where((eb) =>
-              eb.or([eb(earlier, "is", null), eb(earlier, "<", q), eb(earlier, ">=", hi)]),
-            );
-          }
-          if (cursor && cursor.s === source) {
-            const { k, i } = cursor;
-            query = query.where((eb) =>
-              eb.or([eb(key, ">", k), eb.and([eb(key, "=", k), eb("users.id", ">", i)])]),
-            );
-          }
-          const found = (await query.execute()) as (Row & { sort_key: string })[];
-          for (const r of found) {
-            rows.push(r);
-            origins.push(source);
-          }
-        }
-        const last = rows[limit - 1] as (Row & { sort_key: string }) | undefined;
-        const origin = origins[limit - 1];
-        if (rows.length > limit && last && origin !== undefined)
-          next = { s: origin, k: last.sort_key, i: last.id };
       }
-      const page = rows.slice(0, limit);
-      const users = page.map((r): UserRow => {
-        const locked =
-          r.locked_at !== null &&
-          r.locked_at !== undefined &&
-          (r.locked_until === null || (r.locked_until ?? 0) > now);
-        const state: PinState = !r.has_pin
-          ? "No PIN"
-          : locked
-            ? "Account Lockout"
-            : r.is_temporary === 1 || r.must_change_reason
-              ? "Must Change"
-              : "Steady State";
+      const rules = await stateRules();
+      const page = await repos.users.search({
+        q: options.q ?? "",
+        state: options.state,
+        limit,
+        cursor,
+        rules,
+      });
+      const users = page.rows.map((r): UserRow => {
+        const counter = page.counters.get(r.id);
         return {
           id: r.id,
           userPrincipalName: r.user_principal_name,
@@ -266,14 +164,14 @@ export const createAdminService = ({
           mail: r.mail,
           accountEnabled: r.account_enabled === 1,
           roles: JSON.parse(r.roles) as string[],
-          state,
+          state: pinStateOf(r, counter, rules),
           lastSignInAt: iso(r.last_sign_in_at),
-          failedAttempts: r.failed_count ?? 0,
+          failedAttempts: failedAttemptsOf(counter, rules),
         };
       });
       return {
         users,
-        nextCursor: next ? Buffer.from(JSON.stringify(next), "utf8").toString("base64url") : null,
+        nextCursor: page.next ? Buffer.from(JSON.stringify(page.next), "utf8").toString("base64url") : null,
       };
     },
 
@@ -314,50 +212,61 @@ export const createAdminService = ({
       };
     },
 
-    /** Users per state and the last 7 days of lockouts, resets and failed deliveries. */
+    /**
+     * Users per state (counted over indexes, no row read per user) and the last 7 days of lockouts,
+     * resets and failed deliveries, grouped by day in the database (audit index on action and time).
+     */
     async dashboard(ctx: RequestContext) {
       assertAdmin(ctx);
-      const now = clock.now();
-      const count = async (state: PinState) =>
-        Number((await stateCountQuery(kysely, now, state).executeTakeFirst())?.n ?? 0);
-      const perState: Record<string, number> = {};
-      for (const s of STATES) perState[s] = await count(s);
-      const dayMs = 86_400_000;
-      const start = Math.floor(now / dayMs) * dayMs - 6 * dayMs;
+      const rules = await stateRules();
+      const now = rules.now;
+      const start = Math.floor(now / DAY_MS) * DAY_MS - 6 * DAY_MS;
+      // Whole days since the first one (CAST truncates: the differences are never negative).
+      const dayOf = sql<number>`cast((at - ${start}) / ${DAY_MS} as integer)`;
+      const days = (counts: { day: number | string; n: number | string | bigint }[]) =>
+        Array.from({ length: 7 }, (_, i) => ({
+          day: iso(start + i * DAY_MS)?.slice(0, 10) as string,
+          count: Number(counts.find((c) => Number(c.day) === i)?.n ?? 0),
+        }));
       const series = async (actions: string[], outcome?: string) => {
         let q = kysely
           .selectFrom("audit_events")
-          .select(["at"])
+          .select([dayOf.as("day"), (eb) => eb.fn.countAll<number>().as("n")])
           .where("action", "in", actions)
-          .where("at", ">=", start);
+          .where("at", ">=", start)
+          .where("at", "<", start + 7 * DAY_MS);
         if (outcome) q = q.where("outcome", "=", outcome);
-        const rows = await q.execute();
-        const days = Array.from({ length: 7 }, (_, i) => ({
-          day: iso(start + i * dayMs)?.slice(0, 10) as string,
-          count: 0,
-        }));
-        for (const r of rows) {
-          const d = days[Math.floor((r.at - start) / dayMs)];
-          if (d) d.count++;
-        }
-        return days;
+        return days(await q.groupBy(sql`1`).execute());
       };
-      const failedDeliveries = await kysely
+      // A message still being retried after a failure is not arriving either: it counts, and is shown apart.
+      const deliveries = await kysely
         .selectFrom("outbox")
-        .select(["updated_at"])
-        .where("status", "=", "failed")
-        .where("updated_at", ">=", start)
+        .select([
+          sql<number>`cast((created_at - ${start}) / ${DAY_MS} as integer)`.as("day"),
+          "status",
+          (eb) => eb.fn.countAll<number>().as("n"),
+        ])
+        .where("created_at", ">=", start)
+        .where((eb) =>
+          eb.or([
+            eb("status", "=", "failed"),
+            eb.and([eb("status", "in", ["queued", "sending"]), eb("last_error", "is not", null)]),
+          ]),
+        )
+        .groupBy([sql`1`, "status"])
         .execute();
-      const failedDays = Array.from({ length: 7 }, (_, i) => ({
-        day: iso(start + i * dayMs)?.slice(0, 10) as string,
-        count: 0,
-      }));
-      for (const r of failedDeliveries) {
-        const d = failedDays[Math.floor((r.updated_at - start) / dayMs)];
-        if (d) d.count++;
-      }
+      const failedDays = Array.from({ length: 7 }, (_, i) => {
+        const ofDay = deliveries.filter((r) => Number(r.day) === i);
+        const total = (rows: typeof ofDay) => rows.reduce((sum, r) => sum + Number(r.n), 0);
+        const retrying = total(ofDay.filter((r) => r.status !== "failed"));
+        return {
+          day: iso(start + i * DAY_MS)?.slice(0, 10) as string,
+          count: total(ofDay),
+          retrying,
+        };
+      });
       return {
-        usersPerState: perState,
+        usersPerState: await repos.users.countByState(rules),
         lockouts: await series(["pin.locked"]),
         resets: await series(["pin.reset", "pin.resetTemporary", "pin.unblock"], "success"),
         failedDeliveries: failedDays,
@@ -430,90 +339,82 @@ export const createAdminService = ({
       return { url: `${publicUrl}/portal/setup#${token}`, expiresAt: iso(now + SETUP_TTL_MS) as string };
     },
 
-    async hasAdministrator(): Promise<boolean> {
-      const rows = await kysely
-        .selectFrom("users")
-        .select("roles")
-        .where("roles", "!=", "[]")
-        .limit(1000)
-        .execute();
-      return rows.some((r) => isAdministrator(JSON.parse(r.roles) as string[]));
-    },
+    /** Whether anyone can open the admin portal yet (first run shows the setup link until then). */
+    hasAdministrator: () => repos.users.hasAdministrator(),
 
-    /** Redeems a setup link: creates the first administrator with a PIN. Single use. */
+    /**
+     * Redeems a setup link: creates the first administrator with a PIN. Everything about the new
+     * account is checked before the link is spent; spending it and creating the account are one
+     * transaction, so a typo never burns the link and two tabs cannot both redeem it.
+     */
     async completeSetup(
       ctx: RequestContext,
       token: string,
       input: { userPrincipalName: string; displayName: string; pin: string },
-      createUser: (input: {
-        userPrincipalName: string;
-        displayName: string;
-        roles: string[];
-      }) => Promise<User>,
     ): Promise<User> {
-      const row = await kysely
-        .selectFrom("one_time_links")
-        .selectAll()
-        .where("token_hash", "=", digestToken(token))
-        .where("purpose", "=", "setup")
-        .executeTakeFirst();
-      if (!row || row.used_at !== null || row.expires_at <= clock.now())
-        throw new AppError("setupLinkInvalid");
+      const tokenHash = digestToken(token);
+      const valid = async () => {
+        const row = await kysely
+          .selectFrom("one_time_links")
+          .select(["used_at", "expires_at"])
+          .where("token_hash", "=", tokenHash)
+          .where("purpose", "=", "setup")
+          .executeTakeFirst();
+        return row !== undefined && row.used_at === null && row.expires_at > clock.now();
+      };
+      if (!(await valid())) throw new AppError("setupLinkInvalid");
+      const problems = validateUserFields({
+        userPrincipalName: input.userPrincipalName,
+        displayName: input.displayName,
+      });
+      if (problems.length > 0) throw new AppError("invalidRequest", { problems });
+      if (await repos.users.findByUpn(input.userPrincipalName))
+        throw new AppError("userAlreadyExists", { userPrincipalName: input.userPrincipalName });
       const violations = checkPin(input.pin, await policies.pinPolicy());
       if (violations[0]) throw new AppError(violations[0].code, { violations }, violations[0].message);
-      const claimed = await kysely
-        .updateTable("one_time_links")
-        .set({ used_at: clock.now() })
-        .where("token_hash", "=", row.token_hash)
-        .where("used_at", "is", null)
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1) throw new AppError("setupLinkInvalid");
-      const user = await createUser({ ...input, roles: ["Global Administrator"] });
-      await pins.setOwn(ctx, user.id, input.pin, { reason: "setup" });
-      await audit.record(ctx, {
-        action: "setup.completed",
-        outcome: "success",
-        target: { id: user.id, upn: user.userPrincipalName },
+
+      const now = clock.now();
+      const user = await db.transaction(async (trx) => {
+        const claimed = await trx
+          .updateTable("one_time_links")
+          .set({ used_at: now })
+          .where("token_hash", "=", tokenHash)
+          .where("purpose", "=", "setup")
+          .where("used_at", "is", null)
+          .where("expires_at", ">", now)
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) !== 1) throw new AppError("setupLinkInvalid");
+        return repos.users.insert(
+          {
+            id: randomUUID(),
+            userPrincipalName: input.userPrincipalName,
+            displayName: input.displayName.trim(),
+            roles: ["Global Administrator"],
+          },
+          now,
+          trx,
+        );
       });
+      const target = { id: user.id, upn: user.userPrincipalName };
+      try {
+        await pins.setOwn(ctx, user.id, input.pin, { reason: "setup" });
+      } catch (error) {
+        // The PIN was checked above, so this is the database failing: leave the link usable again.
+        await repos.users.delete(user.id);
+        await kysely
+          .updateTable("one_time_links")
+          .set({ used_at: null })
+          .where("token_hash", "=", tokenHash)
+          .execute();
+        throw error;
+      }
+      await audit.record(ctx, { action: "user.created", outcome: "success", target });
+      await audit.record(ctx, { action: "setup.completed", outcome: "success", target });
       return user;
     },
 
     newId: randomUUID,
   };
-};
-
-/** Count of users in a state (dashboard). */
-const stateCountQuery = (kysely: Db["kysely"], now: number, state: PinState) => {
-  const q = kysely
-    .selectFrom("users")
-    .leftJoin("pin_credentials", "pin_credentials.user_id", "users.id")
-    .leftJoin("lockout_counters", (join) =>
-      join.on("lockout_counters.subject", "=", sql<string>`${sql.lit("pin:")} || users.id`),
-    )
-    .select((eb) => eb.fn.countAll().as("n"));
-  const lockedExpr = sql<boolean>`(lockout_counters.locked_at is not null and (lockout_counters.locked_until is null or lockout_counters.locked_until > ${now}))`;
-  switch (state) {
-    case "No PIN":
-      return q.where("pin_credentials.user_id", "is", null);
-    case "Account Lockout":
-      return q.where("pin_credentials.user_id", "is not", null).where(lockedExpr);
-    case "Must Change":
-      return q
-        .where("pin_credentials.user_id", "is not", null)
-        .where(sql<boolean>`not ${lockedExpr}`)
-        .where((eb) =>
-          eb.or([
-            eb("pin_credentials.is_temporary", "=", 1),
-            eb("pin_credentials.must_change_reason", "is not", null),
-          ]),
-        );
-    default:
-      return q
-        .where("pin_credentials.user_id", "is not", null)
-        .where(sql<boolean>`not ${lockedExpr}`)
-        .where("pin_credentials.is_temporary", "=", 0)
-        .where("pin_credentials.must_change_reason", "is", null);
-  }
 };
 
 /** "Why is this user stuck?": state, reason, last deliveries, and the next step for the help desk. */

@@ -15,6 +15,18 @@ export interface UsersTable {
   created_at: number;
   updated_at: number;
   last_sign_in_at: number | null;
+  /** Accent- and case-folded display name and mail (store/search-keys.ts), for search. */
+  name_key: string;
+  mail_key: string | null;
+  /** Copied from the PIN credential by triggers: 0 no PIN, 1 set, 2 must be changed (temporary or marked). */
+  pin_flag: Generated<number>;
+  pin_changed_at: number | null;
+}
+
+/** The words of each user's name and user name, for word-prefix search ("locked" finds "Lee Locked"). */
+export interface UserSearchTokensTable {
+  user_id: string;
+  token: string;
 }
 
 export interface PinCredentialsTable {
@@ -259,6 +271,7 @@ export interface Database {
   outbox: OutboxTable;
   security_answers: SecurityAnswersTable;
   one_time_links: OneTimeLinksTable;
+  user_search_tokens: UserSearchTokensTable;
   rate_events: RateEventsTable;
   recovery_decoys: RecoveryDecoysTable;
 }

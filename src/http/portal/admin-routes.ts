@@ -75,7 +75,7 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
         userAgent: request.headers["user-agent"],
         requestId: request.id,
       };
-      const user = await admin.completeSetup(ctx, body.token, body, (input) => users.create(ctx, input));
+      const user = await admin.completeSetup(ctx, body.token, body);
       const session = await portal.sessions.create(user, {
         ip: request.ip,
         userAgent: request.headers["user-agent"],
