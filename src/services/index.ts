@@ -102,6 +102,7 @@ export const createServices = ({
     tokens: createTokenService({
       signingKeys: repos.signingKeys,
       box,
+      apiClients: repos.apiClients,
       clock,
       issuer: `${config.publicUrl}/${config.tenantId}/v2.0`,
       ttlSeconds: config.tokenTtlSeconds,

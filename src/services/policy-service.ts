@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { defaultPinPolicy, type PinPolicy, parsePinPolicy } from "../domain/pin-policy.ts";
-import { isUniqueViolation } from "../store/constraints.ts";
+import { isUniqueViolation } from "../store/db-errors.ts";
 import type { Db } from "../store/db.ts";
 import { createRepos } from "../store/index.ts";
 import type { PoliciesRepo } from "../store/repos/policies.ts";

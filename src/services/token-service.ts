@@ -12,6 +12,7 @@ import {
 } from "jose";
 import type { SecretBox } from "../crypto/tokens.ts";
 import { AppError } from "../errors/app-error.ts";
+import type { ApiClientsRepo } from "../store/repos/api-clients.ts";
 import type { SigningKeysRepo } from "../store/repos/signing-keys.ts";
 import type { Clock } from "./context.ts";
 
@@ -77,14 +78,22 @@ interface SigningKey {
  * Access tokens: short-lived JWTs signed with a key PinDesk generates and keeps in the database
  * (private half sealed with the pepper-derived key), published as a JWKS so other services can verify.
  */
+/** The resources a token may be issued for (`scope=<resource>/.default`) and is accepted for. */
+export const TOKEN_AUDIENCES = ["https://graph.microsoft.com", "api://pindesk"] as const;
+
+/** How long a process trusts that an application still exists before asking the database again. */
+const CLIENT_CHECK_MS = 5_000;
+
 export const createTokenService = ({
   signingKeys,
+  apiClients,
   box,
   clock,
   issuer,
   ttlSeconds,
 }: {
   signingKeys: SigningKeysRepo;
+  apiClients: Pick<ApiClientsRepo, "get">;
   box: SecretBox;
   clock: Clock;
   issuer: string;
@@ -191,6 +200,7 @@ export const createTokenService = ({
     const attempt = async (reload: boolean) =>
       jwtVerify(token, await verificationKeys(reload), {
         issuer,
+        audience: [...TOKEN_AUDIENCES],
         algorithms: [ALG],
         currentDate: new Date(clock.now()),
       });
@@ -204,6 +214,8 @@ export const createTokenService = ({
       }
     } catch (error) {
       const code = (error as { code?: string }).code;
+      // Only a token jose rejected is the caller's fault; a database that cannot load the keys is not.
+      if (typeof code !== "string" || !code.startsWith("ERR_J")) throw error;
       throw new AppError("invalidToken", {
         problem:
           code === "ERR_JWT_EXPIRED"
@@ -213,12 +225,32 @@ export const createTokenService = ({
     }
   };
 
+  // A deleted application's tokens stop working within CLIENT_CHECK_MS in every process, not at the
+  // end of their lifetime.
+  const clientChecks = new Map<string, number>();
+  const clientExists = async (clientId: string): Promise<boolean> => {
+    const now = clock.now();
+    const checkedAt = clientChecks.get(clientId);
+    if (checkedAt !== undefined && now - checkedAt < CLIENT_CHECK_MS) return true;
+    const exists = (await apiClients.get(clientId)) !== undefined;
+    if (exists) {
+      if (clientChecks.size >= 10_000) clientChecks.clear();
+      clientChecks.set(clientId, now);
+    } else clientChecks.delete(clientId);
+    return exists;
+  };
+
   const verifyToken = async (token: string): Promise<VerifiedToken> => {
     const payload = await verifyJwt(token);
     if (payload.idtyp === "app") {
       const roles = strings(payload.roles);
       if (typeof payload.appid !== "string" || !roles) {
         throw new AppError("invalidToken", { problem: "the application token is missing its claims" });
+      }
+      if (!(await clientExists(payload.appid))) {
+        throw new AppError("invalidToken", {
+          problem: "the application this token was issued to has been deleted",
+        });
       }
       return {
         kind: "app",
@@ -244,6 +276,7 @@ export const createTokenService = ({
 
   return {
     jwks: () => jwks(),
+
     ttlSeconds,
 
     async issueAppToken(claims: AppTokenClaims, audience: string): Promise<string> {

@@ -47,3 +47,37 @@ export const isUniqueViolation = (error: unknown, target?: string): boolean => {
   const violation = constraintViolationOf(error);
   return violation?.kind === "unique" && (target === undefined || violation.target === target);
 };
+
+// Connection-level failures: the database is down, restarting, unreachable or gone.
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "3D000", // invalid_catalog_name: the database was dropped
+  "53300", // too_many_connections
+  "SQLITE_BUSY", // another process held the write lock past busy_timeout
+  "SQLITE_CANTOPEN",
+  "SQLITE_IOERR",
+  "SQLITE_FULL",
+  "SQLITE_READONLY",
+]);
+
+/** The request failed because the database cannot be reached, not because of anything the caller sent. */
+export const isDatabaseUnavailable = (error: unknown): boolean => {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || code.startsWith("08"))) return true;
+  if (typeof code === "string" && code.startsWith("SQLITE_IOERR")) return true;
+  return (
+    typeof message === "string" &&
+    /Connection terminated|connection timeout|Client has encountered a connection error|The database connection is not open/i.test(
+      message,
+    )
+  );
+};

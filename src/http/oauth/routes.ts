@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Services } from "../../services/index.ts";
+import { TOKEN_AUDIENCES } from "../../services/token-service.ts";
 import { contextOf } from "../auth.ts";
 
 /** OAuth errors use OAuth's own JSON shape (RFC 6749 §5.2), which client libraries parse. */
@@ -24,7 +25,15 @@ export const oauthRoutes = async (app: FastifyInstance, { services }: { services
     },
   };
 
-  const handler = async (request: { body: unknown }, reply: FastifyReply) => {
+  const handler = async (request: { body: unknown; validationError?: Error }, reply: FastifyReply) => {
+    if (request.validationError) {
+      return oauthError(
+        reply,
+        400,
+        "invalid_request",
+        `The form body is not valid (${request.validationError.message}). Send grant_type, client_id, client_secret and scope once each.`,
+      );
+    }
     const body = (request.body ?? {}) as Record<string, string | undefined>;
     if (body.grant_type !== "client_credentials") {
       return oauthError(
@@ -43,12 +52,12 @@ export const oauthRoutes = async (app: FastifyInstance, { services }: { services
       scopes.length === 1 && scopes[0]?.endsWith("/.default")
         ? scopes[0].slice(0, -"/.default".length)
         : undefined;
-    if (!resource) {
+    if (!resource || !(TOKEN_AUDIENCES as readonly string[]).includes(resource)) {
       return oauthError(
         reply,
         400,
         "invalid_scope",
-        "Use a single scope ending in /.default, e.g. https://graph.microsoft.com/.default.",
+        "Use a single scope ending in /.default: https://graph.microsoft.com/.default for the Graph-compatible API, or api://pindesk/.default for the PinDesk API.",
       );
     }
     const client = await services.apps.authenticate(body.client_id, body.client_secret);
@@ -86,7 +95,12 @@ export const oauthRoutes = async (app: FastifyInstance, { services }: { services
     });
   };
 
-  const routeOptions = { schema: tokenSchema, config: { rateLimit: { max: 120, timeWindow: "1 minute" } } };
+  const routeOptions = {
+    schema: tokenSchema,
+    // Validation problems are answered in OAuth's error shape, which token clients parse.
+    attachValidation: true,
+    config: { rateLimit: { max: 120, timeWindow: "1 minute" } },
+  };
   app.post("/oauth2/v2.0/token", routeOptions, handler);
   app.post("/:tenant/oauth2/v2.0/token", routeOptions, handler);
 
