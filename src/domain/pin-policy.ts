@@ -594,7 +594,8 @@ export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] =>
  * below the PIN policy minimum), no full ascending/descending run, plus the pattern filters.
  */
 export const checkQrProfile = (profile: PinProfile, policy: PinPolicy): PinViolation[] => {
-  const minLength = Math.max(policy.qr.pinLength, policy.minLength);
+  // Never above the method's 20-digit maximum, whatever the general PIN policy asks for.
+  const minLength = Math.min(Math.max(policy.qr.pinLength, policy.minLength), 20);
   const { length } = profile;
   const out: PinViolation[] = [];
   const digitsOnly =

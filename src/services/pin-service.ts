@@ -68,6 +68,7 @@ const pinSubject = (userId: string) => `pin:${userId}`;
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
 const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
+const QR_PIN_HISTORY = 3;
 
 /** "25 May 2026, 09:02 UTC": how a help desk reads a time (machine fields keep ISO 8601). */
 const human = (ms: number | null | undefined): string =>
@@ -117,6 +118,9 @@ export const createPinService = ({
     try {
       return await hasher.verify(stored, pin);
     } finally {
+  /** How many PINs (the current one included) may not be reused: the QR code + PIN method never allows the last 3. */
+  const historyDepth = (policy: PinPolicy, qr: boolean) => Math.max(policy.history, qr ? QR_PIN_HISTORY : 0);
+
       end();
     }
   };
@@ -152,21 +156,23 @@ export const createPinService = ({
     current: PinCredentialRow | undefined,
     qrProfile?: boolean,
   ) => {
-    const violations = violationsOf(pin, policy, qrProfile ?? (await usesQrProfile(user.id)));
+    const qr = qrProfile ?? (await usesQrProfile(user.id));
+    const violations = violationsOf(pin, policy, qr);
     if (violations.length > 0) throw policyError(violations);
-    if (policy.history === 0) return;
+    const remember = historyDepth(policy, qr);
+    if (remember === 0) return;
     const remembered = [
       ...(current && current.is_temporary === 0 ? [current.hash] : []),
-      ...(await history.recent(user.id, policy.history - (current && current.is_temporary === 0 ? 1 : 0))),
+      ...(await history.recent(user.id, remember - (current && current.is_temporary === 0 ? 1 : 0))),
     ];
     const matches = await Promise.all(remembered.map((hash) => timedVerify(hash, pin)));
     if (matches.some((m) => m.ok)) {
       throw policyError([
         {
           code: "pinInHistory",
-          message: `Choose a PIN you have not used recently: your last ${policy.history} PINs cannot be reused.`,
+          message: `Choose a PIN you have not used recently: your last ${remember} PINs cannot be reused.`,
           mitigation: "Choose a PIN you have not used before.",
-          params: { history: policy.history },
+          params: { history: remember },
         },
       ]);
     }
@@ -188,10 +194,11 @@ export const createPinService = ({
     const now = clock.now();
     const policyVersion = (await policies.current()).version;
     await db.transaction(async (trx) => {
+    const remember = historyDepth(policy, await usesQrProfile(user.id));
       const tx = createRepos({ ...db, kysely: trx });
       const existing = await tx.pins.get(user.id);
-      if (existing && existing.is_temporary === 0 && policy.history > 1) {
-        await tx.history.push(user.id, existing.hash, now, policy.history - 1);
+      if (existing && existing.is_temporary === 0 && remember > 1) {
+        await tx.history.push(user.id, existing.hash, now, remember - 1);
       }
       await tx.pins.upsert({
         user_id: user.id,
