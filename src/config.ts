@@ -43,6 +43,8 @@ export interface DeliveryConfig {
     | undefined;
   /** Route email to a built-in SMTP sink that prints messages (local development). */
   readonly devMail: boolean;
+  /** Waits between delivery attempts of a message, in milliseconds (one attempt more than waits). */
+  readonly retryDelaysMs: readonly number[];
 }
 
 export class ConfigError extends Error {
@@ -155,7 +157,25 @@ const deliveryFrom = (env: Env): DeliveryConfig => {
         })
       : undefined,
     devMail: bool(env, "PINDESK_DEV_MAIL"),
+    retryDelaysMs: retryDelaysFrom(env),
   });
+};
+
+/** PINDESK_DELIVERY_RETRY_SECONDS="30,120,600,1800": 1-10 waits, each 1 second to 1 day. */
+const retryDelaysFrom = (env: Env): readonly number[] => {
+  const raw = env.PINDESK_DELIVERY_RETRY_SECONDS;
+  if (raw === undefined || raw.trim() === "") return Object.freeze([30_000, 120_000, 600_000, 1_800_000]);
+  const parts = raw.split(",").map((p) => p.trim());
+  if (
+    parts.length < 1 ||
+    parts.length > 10 ||
+    parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 86_400)
+  ) {
+    throw new ConfigError(
+      `PINDESK_DELIVERY_RETRY_SECONDS must be 1 to 10 waits in seconds (1-86400), separated by commas, e.g. 30,120,600,1800; got "${raw}".`,
+    );
+  }
+  return Object.freeze(parts.map((p) => Number(p) * 1000));
 };
 
 /** Test-only environment, read here so that tests never touch process.env themselves. */

@@ -1,11 +1,20 @@
+/**
+ * Portal sign-in with an authentication set, over the portal API: every method in turn, nothing about
+ * the account shown before the PIN, single-use steps (a replayed cookie skips nothing), sessions with
+ * idle and absolute timeouts and safe cookies, and the self-service that needs a full sign-in.
+ */
 import { generate } from "otplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
 import { createTestInstance, dialects, type TestInstance } from "./helpers/instance.ts";
 import { portalClient } from "./helpers/portal-client.ts";
+import { startSmtp } from "./helpers/portal-delivery.ts";
+
+const MIN = 60_000;
 
 describe.each(dialects)("portal sign-in on %s", (dialect) => {
   let t: TestInstance;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
   const addUser = async (upn: string, pin: string, extra: { roles?: string[]; mail?: string } = {}) => {
     const user = await t.services.users.create(cliContext, {
       userPrincipalName: upn,
@@ -22,11 +31,29 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
         { id: "staff", name: "Staff", methods, users },
       ],
     });
+  const totpUser = async (upn: string, pin: string) => {
+    const user = await addUser(upn, pin);
+    const { secret, methodId } = await t.services.portal.methods.beginTotp(cliContext, user);
+    await t.services.portal.methods.confirmTotp(
+      cliContext,
+      user,
+      methodId,
+      await generate({ secret, epoch: Math.floor(t.clock.now() / 1000) }),
+    );
+    t.clock.advance(30_000);
+    return { user, secret };
+  };
+  const totpAt = (secret: string, offsetSeconds = 0) =>
+    generate({ secret, epoch: Math.floor(t.clock.now() / 1000) + offsetSeconds });
 
   beforeAll(async () => {
-    t = await createTestInstance(dialect);
+    smtp = await startSmtp();
+    t = await createTestInstance(dialect, { env: smtp.env });
   });
-  afterAll(() => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
 
   it("signs in with the PIN, keeps a session, signs out", async () => {
     await addUser("ana@contoso.com", "482915");
@@ -40,38 +67,57 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     expect((await c.get("/portal/api/session")).statusCode).toBe(401);
   });
 
-  it("answers an unknown user exactly like a known one", async () => {
-    const known = await portalClient(t).post("/portal/api/signin/start", {
+  it("shows every user name the same first step, and the rest of the set only after the PIN", async () => {
+    const { user } = await totpUser("zed@contoso.com", "582014");
+    await t.services.portal.methods.enrolRfid(cliContext, user, "0A0B0C0D");
+    await assignSet(["pin", "rfid", "totp"], [user.id]);
+    const first = (upn: string) =>
+      portalClient(t).post("/portal/api/signin/start", { userPrincipalName: upn });
+    const pinOnly = {
+      steps: [{ type: "pin", label: "PIN", done: false }],
+      next: "pin",
+      laterStepsHidden: true,
+    };
+    // A user with a three-method set, a PIN-only user and a name nobody has: the same answer.
+    expect((await first("Zed@Contoso.com")).body).toEqual({
+      userPrincipalName: "Zed@Contoso.com",
+      ...pinOnly,
+    });
+    expect((await first("ana@contoso.com")).body).toEqual({
       userPrincipalName: "ana@contoso.com",
+      ...pinOnly,
     });
-    const unknown = await portalClient(t).post("/portal/api/signin/start", {
+    expect((await first("nobody@contoso.com")).body).toEqual({
       userPrincipalName: "nobody@contoso.com",
+      ...pinOnly,
     });
-    expect({ ...unknown.body, userPrincipalName: "x" }).toEqual({ ...known.body, userPrincipalName: "x" });
+
     const c = portalClient(t);
-    const wrong = await c.signInWithPin("nobody@contoso.com", "482915");
-    const c2 = portalClient(t);
-    const wrongKnown = await c2.signInWithPin("ana@contoso.com", "111119");
-    expect(wrong.statusCode).toBe(wrongKnown.statusCode);
-    expect(wrong.body.error.code).toBe(wrongKnown.body.error.code);
+    await c.post("/portal/api/signin/start", { userPrincipalName: "Zed@Contoso.com" });
+    const wrong = await c.post("/portal/api/signin/pin", { pin: "111119" });
+    const ghost = await portalClient(t).signInWithPin("nobody@contoso.com", "111119");
+    expect(wrong.statusCode).toBe(401);
+    expect({ ...wrong.body.error, requestId: "" }).toEqual({ ...ghost.body.error, requestId: "" });
+    const afterPin = await c.post("/portal/api/signin/pin", { pin: "582014" });
+    expect(afterPin.body).toEqual({
+      userPrincipalName: "zed@contoso.com",
+      steps: [
+        { type: "pin", label: "PIN", done: true },
+        { type: "rfid", label: "Badge (RFID card)", done: false },
+        { type: "totp", label: "Authenticator app code", done: false },
+      ],
+      next: "rfid",
+    });
+    await t.services.portal.portalPolicy.reset(cliContext);
   });
 
   it("asks for every method of the set, one after another, each with its own counter", async () => {
-    const bo = await addUser("bo@contoso.com", "582014");
+    const { user: bo, secret } = await totpUser("bo@contoso.com", "582014");
     await t.services.portal.methods.enrolRfid(cliContext, bo, "04A1B2C3D4");
-    const { secret, methodId } = await t.services.portal.methods.beginTotp(cliContext, bo);
-    await t.services.portal.methods.confirmTotp(
-      cliContext,
-      bo,
-      methodId,
-      await generate({ secret, epoch: Math.floor(t.clock.now() / 1000) }),
-    );
-    t.clock.advance(30_000);
     await assignSet(["pin", "rfid", "totp"], [bo.id]);
 
     const c = portalClient(t);
-    const start = await c.post("/portal/api/signin/start", { userPrincipalName: "bo@contoso.com" });
-    expect(start.body.steps.map((s: { type: string }) => s.type)).toEqual(["pin", "rfid", "totp"]);
+    await c.post("/portal/api/signin/start", { userPrincipalName: "bo@contoso.com" });
     expect((await c.post("/portal/api/signin/rfid", { cardNumber: "04A1B2C3D4" })).body.error.code).toBe(
       "signInStepNotExpected",
     );
@@ -79,10 +125,8 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     const wrongBadge = await c.post("/portal/api/signin/rfid", { cardNumber: "FFFF0000" });
     expect(wrongBadge.statusCode).toBe(401);
     expect(wrongBadge.body.error).toMatchObject({ code: "methodCheckFailed", attemptsRemaining: 9 });
-    expect(
-      (await c.post("/portal/api/signin/rfid", { cardNumber: "04a1b2c3d4".toUpperCase() })).body.next,
-    ).toBe("totp");
-    const code = await generate({ secret, epoch: Math.floor(t.clock.now() / 1000) });
+    expect((await c.post("/portal/api/signin/rfid", { cardNumber: "04A1B2C3D4" })).body.next).toBe("totp");
+    const code = await totpAt(secret);
     const done = await c.post("/portal/api/signin/totp", { code });
     expect(done.body).toMatchObject({ next: "done", signedIn: true });
 
@@ -92,6 +136,86 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     await again.post("/portal/api/signin/pin", { pin: "582014" });
     await again.post("/portal/api/signin/rfid", { cardNumber: "04A1B2C3D4" });
     expect((await again.post("/portal/api/signin/totp", { code })).body.error.code).toBe("methodCheckFailed");
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
+  it("accepts an authenticator code one step early or late, not two, and never the same step twice", async () => {
+    const { user, secret } = await totpUser("tia@contoso.com", "620481");
+    const check = (code: string) =>
+      t.services.portal.methods.verifyTotp(cliContext, user, code).then(
+        () => "ok",
+        (e: { code: string }) => e.code,
+      );
+    t.clock.advance(5 * MIN);
+    expect(await check(await totpAt(secret, -60))).toBe("methodCheckFailed");
+    expect(await check(await totpAt(secret, 60))).toBe("methodCheckFailed");
+    expect(await check(await totpAt(secret, -30))).toBe("ok");
+    t.clock.advance(2 * MIN);
+    // A code for the next step is accepted; after it, the current step's code is an older step: refused.
+    expect(await check(await totpAt(secret, 30))).toBe("ok");
+    expect(await check(await totpAt(secret, 0))).toBe("methodCheckFailed");
+  });
+
+  it("a replayed sign-in cookie cannot skip a method or enrol a second badge", async () => {
+    const { user, secret } = await totpUser("rex@contoso.com", "730164");
+    await assignSet(["pin", "totp", "rfid"], [user.id]);
+    const c = portalClient(t);
+    await c.signInWithPin("rex@contoso.com", "730164");
+    const afterTotp = await c.post("/portal/api/signin/totp", { code: await totpAt(secret) });
+    expect(afterTotp.body).toMatchObject({ next: "enrol", method: "rfid" });
+    const saved = c.cookies.get("pindesk_signin") as string;
+    const enrolled = await c.post("/portal/api/signin/enrol/rfid", { cardNumber: "CAFE0001" });
+    expect(enrolled.body).toMatchObject({ signedIn: true });
+
+    // The cookie from before the badge: its step is spent.
+    const replay = portalClient(t);
+    replay.setCookie("pindesk_signin", saved);
+    const second = await replay.post("/portal/api/signin/enrol/rfid", { cardNumber: "CAFE0002" });
+    expect(second.statusCode).toBe(409);
+    expect(second.body.error.code).toBe("signInStepUsed");
+    expect((await replay.get("/portal/api/signin/state")).body.error.code).toBe("signInStepUsed");
+    const badges = (await t.services.repos.authMethods.listFor(user.id)).filter((m) => m.type === "rfid");
+    expect(badges).toHaveLength(1);
+
+    // A fresh sign-in of a user who now has a badge must present it: enrolment is not offered.
+    const fresh = portalClient(t);
+    await fresh.signInWithPin("rex@contoso.com", "730164");
+    t.clock.advance(30_000);
+    expect((await fresh.post("/portal/api/signin/totp", { code: await totpAt(secret) })).body.next).toBe(
+      "rfid",
+    );
+    expect(
+      (await fresh.post("/portal/api/signin/enrol/rfid", { cardNumber: "CAFE0003" })).body.error.code,
+    ).toBe("signInStepNotExpected");
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
+  it("re-checks at enrolment that the method is still missing", async () => {
+    const { user, secret } = await totpUser("kim@contoso.com", "730165");
+    await assignSet(["pin", "totp", "rfid"], [user.id]);
+    const c = portalClient(t);
+    await c.signInWithPin("kim@contoso.com", "730165");
+    expect((await c.post("/portal/api/signin/totp", { code: await totpAt(secret) })).body.next).toBe("enrol");
+    // Meanwhile the badge is registered another way (the help desk, another tab).
+    await t.services.portal.methods.enrolRfid(cliContext, user, "BEEF0001");
+    const res = await c.post("/portal/api/signin/enrol/rfid", { cardNumber: "BEEF0002" });
+    expect(res.statusCode).toBe(409);
+    expect(res.body.error).toMatchObject({ code: "methodAlreadyEnrolled", method: "rfid" });
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
+  it("one step, one use: of two requests with the same cookie only one moves on", async () => {
+    await addUser("duo@contoso.com", "471958");
+    const a = portalClient(t);
+    await a.post("/portal/api/signin/start", { userPrincipalName: "duo@contoso.com" });
+    const b = portalClient(t);
+    b.setCookie("pindesk_signin", a.cookies.get("pindesk_signin") as string);
+    const results = await Promise.all([
+      a.post("/portal/api/signin/pin", { pin: "471958" }),
+      b.post("/portal/api/signin/pin", { pin: "471958" }),
+    ]);
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+    expect(results.filter((r) => r.body.signedIn)).toHaveLength(1);
   });
 
   it("guides a user who lacks a method to enrol it, or says whom to ask", async () => {
@@ -100,7 +224,9 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     const c = portalClient(t);
     const afterPin = await c.signInWithPin("cy@contoso.com", "730164");
     expect(afterPin.body).toMatchObject({ next: "enrol", method: "totp" });
-    expect(afterPin.body.message).toContain("authenticator app code");
+    expect(afterPin.body.message).toBe(
+      "Your sign-in also needs a code from your authenticator app. You have not set it up yet — do it now.",
+    );
     const begin = await c.post("/portal/api/signin/enrol/totp/start");
     expect(begin.body.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
     expect(begin.body.qrSvg).toContain("<svg");
@@ -118,13 +244,54 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     const dee = await addUser("dee@contoso.com", "620481");
     await assignSet(["pin", "rfid"], [dee.id]);
     const blocked = await portalClient(t).signInWithPin("dee@contoso.com", "620481");
-    expect(blocked.body).toMatchObject({ next: "blocked", method: "rfid" });
-    expect(blocked.body.message).toContain("0800 123 456");
-    await t.services.portal.portalPolicy.update(cliContext, { enrolDuringSignIn: true });
+    expect(blocked.body).toMatchObject({
+      next: "blocked",
+      method: "rfid",
+      message:
+        "Your sign-in needs your badge (RFID card), which is not set up for you. Ask the IT desk on 0800 123 456 to set it up with you.",
+    });
+    await t.services.portal.portalPolicy.reset(cliContext);
   });
 
-  it("takes a user who must change their PIN straight to the change step", async () => {
-    await addUser("eve@contoso.com", "391746");
+  it("a set with a code by email, for a user with no email address: blocked, with whom to ask — never a dead end", async () => {
+    const eli = await addUser("eli@contoso.com", "518204");
+    await t.services.portal.portalPolicy.update(cliContext, {
+      helpdeskContact: "the IT desk on 0800 123 456",
+    });
+    await assignSet(["pin", "email"], [eli.id]);
+    const c = portalClient(t);
+    const res = await c.signInWithPin("eli@contoso.com", "518204");
+    expect(res.body).toMatchObject({
+      next: "blocked",
+      method: "email",
+      message:
+        "Your sign-in needs a code sent to your email address, and no email address is on file for you. Ask the IT desk on 0800 123 456 to add your email address to your account, then sign in again.",
+    });
+    // No sign-in address can be added by someone who only knows the PIN.
+    const enrol = await c.post("/portal/api/signin/enrol/email", { address: "attacker@example.com" });
+    expect(enrol.statusCode).toBe(404);
+    expect(enrol.body.error.code).toBe("notFound");
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
+  it("push approval: only sessions that could answer count; without one, says so and whom to ask", async () => {
+    const hal = await addUser("hal@contoso.com", "638154");
+    await t.services.portal.portalPolicy.update(cliContext, { helpdeskContact: "the IT desk" });
+    const phone = portalClient(t);
+    await phone.signInWithPin("hal@contoso.com", "638154");
+    await assignSet(["pin", "push"], [hal.id]);
+    // The other session has been idle past the idle timeout: it could not approve anything.
+    t.clock.advance(16 * MIN);
+    const desk = portalClient(t);
+    const blocked = await desk.signInWithPin("hal@contoso.com", "638154");
+    expect(blocked.body).toMatchObject({ next: "blocked", method: "push" });
+    expect(blocked.body.message).toContain("Approval cannot be your first sign-in");
+    expect(blocked.body.message).toContain("ask the IT desk to change your sign-in methods");
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
+  it("takes a user who must change their PIN straight to the change step, and emails a PIN-changed notice", async () => {
+    await addUser("eve@contoso.com", "391746", { mail: "eve@outlook.com" });
     await t.services.pins.set(cliContext, "eve@contoso.com", "604937", { action: "pin.reset" });
     const c = portalClient(t);
     const res = await c.signInWithPin("eve@contoso.com", "604937");
@@ -138,6 +305,9 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     ).toBe("pinTooShort");
     const done = await c.post("/portal/api/signin/change-pin", { newPin: "817263", confirmPin: "817263" });
     expect(done.body).toMatchObject({ signedIn: true, message: "PIN changed." });
+    await expect
+      .poll(() => smtp.messages().find((m) => m.to.includes("eve@outlook.com"))?.subject)
+      .toBe("Your PinDesk PIN was changed");
   });
 
   it("explains a PIN rules change in plain words at the next sign-in and lets the user set a compliant PIN (seed 000)", async () => {
@@ -160,8 +330,8 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     }
   });
 
-  it("protects self-service with CSRF, changes the PIN, refuses removing the last method of the set", async () => {
-    const fay = await addUser("fay@contoso.com", "274819");
+  it("protects self-service with CSRF, changes the PIN with an email notice, refuses removing the last method of the set", async () => {
+    const fay = await addUser("fay@contoso.com", "274819", { mail: "fay@outlook.com" });
     await t.services.portal.methods.enrolRfid(cliContext, fay, "CARD7777");
     await assignSet(["pin", "rfid"], [fay.id]);
     const c = portalClient(t);
@@ -181,29 +351,66 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     const changed = await c.post("/portal/api/me/pin", { newPin: "847261", confirmPin: "847261" });
     expect(changed.body).toMatchObject({ result: "pinChanged" });
     expect((await t.services.pins.verify(cliContext, "fay@contoso.com", "847261")).result).toBe("success");
+    await expect
+      .poll(() => smtp.messages().find((m) => m.to.includes("fay@outlook.com"))?.text ?? "")
+      .toContain("Your PIN was changed from the self-service portal");
+    await t.services.portal.portalPolicy.reset(cliContext);
   });
 
-  it("ends idle sessions", async () => {
+  it("two removals at once never leave the set without its method", async () => {
+    const gil = await addUser("gil@contoso.com", "274810");
+    await t.services.portal.methods.enrolRfid(cliContext, gil, "CARD0001");
+    await t.services.portal.methods.enrolRfid(cliContext, gil, "CARD0002");
+    await assignSet(["pin", "rfid"], [gil.id]);
+    const [a, b] = (await t.services.repos.authMethods.listFor(gil.id)).filter((m) => m.type === "rfid");
+    const outcomes = await Promise.allSettled([
+      t.services.portal.methods.remove(cliContext, gil, a?.id as string),
+      t.services.portal.methods.remove(cliContext, gil, b?.id as string),
+    ]);
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({
+      reason: { code: "lastMethodOfSet" },
+    });
+    expect(
+      (await t.services.repos.authMethods.listFor(gil.id)).filter((m) => m.type === "rfid"),
+    ).toHaveLength(1);
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
+  it("ends idle sessions, and active ones at the absolute timeout", async () => {
     await addUser("gus@contoso.com", "519372");
     const c = portalClient(t);
     await c.signInWithPin("gus@contoso.com", "519372");
-    t.clock.advance(14 * 60_000);
+    t.clock.advance(14 * MIN);
     expect((await c.get("/portal/api/session")).statusCode).toBe(200);
-    t.clock.advance(16 * 60_000);
+    t.clock.advance(16 * MIN);
     expect((await c.get("/portal/api/session")).statusCode).toBe(401);
+
+    const busy = portalClient(t);
+    await busy.signInWithPin("gus@contoso.com", "519372");
+    // Used every 10 minutes, never idle: still over after 8 hours (the policy's absolute limit).
+    for (let elapsed = 0; elapsed < 8 * 60 - 10; elapsed += 10) {
+      t.clock.advance(10 * MIN);
+      expect((await busy.get("/portal/api/session")).statusCode).toBe(200);
+    }
+    t.clock.advance(10 * MIN);
+    const over = await busy.get("/portal/api/session");
+    expect(over.statusCode).toBe(401);
+    expect(over.body.error.code).toBe("notSignedIn");
   });
 
   it("approves a sign-in from another signed-in session with number matching", async () => {
-    const hal = await addUser("hal@contoso.com", "638154");
+    const ivy = await addUser("ivy@contoso.com", "638155");
     const phone = portalClient(t);
-    await phone.signInWithPin("hal@contoso.com", "638154");
-    await assignSet(["pin", "push"], [hal.id]);
+    await phone.signInWithPin("ivy@contoso.com", "638155");
+    await assignSet(["pin", "push"], [ivy.id]);
     const desk = portalClient(t);
-    expect((await desk.signInWithPin("hal@contoso.com", "638154")).body.next).toBe("push");
+    expect((await desk.signInWithPin("ivy@contoso.com", "638155")).body.next).toBe("push");
     const first = await desk.post("/portal/api/signin/push/start");
     const pending = await phone.get("/portal/api/me/push-requests");
     const request = pending.body.requests[0];
     expect(request.choices).toContain(first.body.number);
+    expect(request.choices).toHaveLength(3);
     await phone.get("/portal/api/session");
     const wrongNumber = request.choices.find((n: number) => n !== first.body.number);
     expect(
@@ -220,5 +427,48 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     });
     const polled = await desk.post("/portal/api/signin/push/poll");
     expect(polled.body).toMatchObject({ status: "approved", signedIn: true });
+    await t.services.portal.portalPolicy.reset(cliContext);
   });
+
+  it("answers an unknown portal API address with a JSON 404, not the page", async () => {
+    const res = await t.app.inject({ method: "GET", url: "/portal/api/no-such-thing" });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers["content-type"]).toContain("application/json");
+    expect(res.json().error).toMatchObject({ code: "notFound", path: "/portal/api/no-such-thing" });
+  });
+});
+
+describe("portal cookies", () => {
+  const cookieOf = (headers: string[], name: string) => headers.find((h) => h.startsWith(`${name}=`)) ?? "";
+
+  for (const [publicUrl, secure] of [
+    ["https://pindesk.contoso.com", true],
+    ["http://localhost:8080", false],
+  ] as const) {
+    it(`are HttpOnly and SameSite=Strict, ${secure ? "and Secure behind https" : "not Secure on plain http"} (${publicUrl})`, async () => {
+      const t = await createTestInstance("sqlite", { env: { PINDESK_PUBLIC_URL: publicUrl } });
+      try {
+        await t.services.users.create(cliContext, {
+          userPrincipalName: "ana@contoso.com",
+          displayName: "Ana",
+        });
+        await t.services.pins.set(cliContext, "ana@contoso.com", "482915");
+        const c = portalClient(t);
+        const start = await c.post("/portal/api/signin/start", { userPrincipalName: "ana@contoso.com" });
+        const done = await c.post("/portal/api/signin/pin", { pin: "482915" });
+        for (const cookie of [
+          cookieOf(start.setCookies, "pindesk_signin"),
+          cookieOf(done.setCookies, "pindesk_session"),
+        ]) {
+          expect(cookie).not.toBe("");
+          expect(cookie).toContain("HttpOnly");
+          expect(cookie).toContain("SameSite=Strict");
+          expect(cookie).toContain("Path=/");
+          expect(cookie.includes("Secure")).toBe(secure);
+        }
+      } finally {
+        await t.close();
+      }
+    });
+  }
 });

@@ -5,72 +5,139 @@ import type { Clock } from "../services/context.ts";
 import type { OutboxRepo, OutboxRow } from "../store/repos/outbox.ts";
 import type { Transport } from "./transports.ts";
 
+export type OutboxState = "queued" | "sending" | "retrying" | "accepted" | "failed" | "expired";
+
 export interface OutboxMessageView {
   id: string;
   channel: "email" | "sms";
   destinationMasked: string;
   purpose: string;
   subject: string;
+  /** As stored: queued (also between retries), sending, accepted, failed, expired. */
   status: string;
+  /** What a person should read: "retrying" is a queued message that has already failed at least once. */
+  state: OutboxState;
+  /** The state in plain words, the same for the user and the help desk. */
+  statusText: string;
   attempts: number;
+  maxAttempts: number;
   lastError: string | null;
   createdAt: string;
   updatedAt: string;
   settledAt: string | null;
   nextAttemptAt: string | null;
+  expiresAt: string | null;
 }
 
 /** Waits between attempts: 30 s, 2 min, 10 min, 30 min; the fifth failure is final. */
-export const RETRY_DELAYS_MS = [30_000, 120_000, 600_000, 1_800_000];
-export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
+export const RETRY_DELAYS_MS: readonly number[] = [30_000, 120_000, 600_000, 1_800_000];
 const CLAIM_MS = 60_000;
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
-const view = (row: OutboxRow): OutboxMessageView => ({
-  id: row.id,
-  channel: row.channel,
-  destinationMasked: row.destination_masked,
-  purpose: row.purpose,
-  subject: row.subject,
-  status: row.status,
-  attempts: row.attempts,
-  lastError: row.last_error,
-  createdAt: iso(row.created_at) as string,
-  updatedAt: iso(row.updated_at) as string,
-  settledAt: iso(row.settled_at),
-  nextAttemptAt: row.status === "queued" ? iso(row.next_attempt_at) : null,
-});
+/** "25 May 2026, 09:32 UTC" */
+const human = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined
+    ? "an unknown time"
+    : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
 
+const stateOf = (row: OutboxRow): OutboxState =>
+  row.status === "queued" && row.attempts > 0 ? "retrying" : (row.status as OutboxState);
+
+const describe = (row: OutboxRow, maxAttempts: number): string => {
+  const reason = row.last_error ?? "no reason given";
+  switch (stateOf(row)) {
+    case "queued":
+      return "Waiting to be sent.";
+    case "sending":
+      return `Being sent now (attempt ${row.attempts} of ${maxAttempts}).`;
+    case "retrying":
+      return `Retrying: attempt ${row.attempts} of ${maxAttempts} failed (${reason}); next attempt at ${human(row.next_attempt_at)}.`;
+    case "accepted":
+      return `Accepted by the provider at ${human(row.settled_at)}.`;
+    case "failed":
+      return `Not delivered after ${row.attempts} attempt${row.attempts === 1 ? "" : "s"}: ${reason}.`;
+    case "expired":
+      return `Not delivered, and no longer worth delivering: ${reason}.`;
+    default:
+      return row.status;
+  }
+};
 /**
  * Every message to a person goes through here, so its delivery can be followed: queued → accepted by
  * the provider, or failed with the provider's reason after retries with backoff. The body (which can
- * hold a one-time code) is sealed while waiting and erased once the message is settled.
+ * hold a one-time code) is sealed while waiting and erased once the message is settled. A message
+ * with an expiry (a code valid 10 minutes) is marked expired, never delivered, once it would arrive dead.
  */
 export const createOutbox = ({
   repo,
   box,
   clock,
   transports,
+  retryDelaysMs = RETRY_DELAYS_MS,
   onError,
 }: {
   repo: OutboxRepo;
   box: SecretBox;
   clock: Clock;
   transports: { email: Transport; sms: Transport };
+  /** Waits between attempts; one attempt more than there are waits. */
+  retryDelaysMs?: readonly number[];
   onError?: (error: unknown) => void;
 }) => {
   let timer: NodeJS.Timeout | undefined;
+  const maxAttempts = retryDelaysMs.length + 1;
+
+  const view = (row: OutboxRow): OutboxMessageView => ({
+    id: row.id,
+    channel: row.channel,
+    destinationMasked: row.destination_masked,
+    purpose: row.purpose,
+    subject: row.subject,
+    status: row.status,
+    state: stateOf(row),
+    statusText: describe(row, maxAttempts),
+    attempts: row.attempts,
+    maxAttempts,
+    lastError: row.last_error,
+    createdAt: iso(row.created_at) as string,
+    updatedAt: iso(row.updated_at) as string,
+    settledAt: iso(row.settled_at),
+    nextAttemptAt: row.status === "queued" ? iso(row.next_attempt_at) : null,
+    expiresAt: iso(row.expires_at),
+  });
+
+  const expire = async (id: string, now: number, reason: string) =>
+    repo.settle(id, {
+      status: "expired",
+      last_error: reason,
+      body_sealed: null,
+      locked_until: null,
+      next_attempt_at: null,
+      settled_at: now,
+      updated_at: now,
+    });
 
   const attempt = async (id: string): Promise<OutboxMessageView | undefined> => {
     const row = await repo.claim(id, clock.now(), CLAIM_MS);
     if (!row?.body_sealed) return row ? view(row) : undefined;
+    const expiresAt = row.expires_at ?? null;
+    if (expiresAt !== null && clock.now() >= expiresAt) {
+      await expire(
+        id,
+        clock.now(),
+        `${row.last_error ? `${row.last_error}; ` : ""}the code in it expired at ${human(expiresAt)} before it could be delivered, so it was not sent — ask for a new code`,
+      );
+      const settled = await repo.get(id);
+      return settled && view(settled);
+    }
     const result = await transports[row.channel].send({
       to: row.destination,
       subject: row.subject,
       text: box.open(row.body_sealed),
     });
     const now = clock.now();
+    const nextAt = now + (retryDelaysMs[row.attempts - 1] ?? retryDelaysMs.at(-1) ?? 60_000);
     if (result.accepted) {
       await repo.settle(id, {
         status: "accepted",
@@ -82,7 +149,7 @@ export const createOutbox = ({
         settled_at: now,
         updated_at: now,
       });
-    } else if (row.attempts >= MAX_ATTEMPTS) {
+    } else if (row.attempts >= maxAttempts || result.permanent) {
       await repo.settle(id, {
         status: "failed",
         last_error: result.reason,
@@ -92,12 +159,19 @@ export const createOutbox = ({
         settled_at: now,
         updated_at: now,
       });
+    } else if (expiresAt !== null && nextAt >= expiresAt) {
+      // The next try would deliver a dead code: stop here and say why.
+      await expire(
+        id,
+        now,
+        `${result.reason}; not tried again: the code in it expires at ${human(expiresAt)}, before the next try — ask for a new code`,
+      );
     } else {
       await repo.settle(id, {
         status: "queued",
         last_error: result.reason,
         locked_until: null,
-        next_attempt_at: now + (RETRY_DELAYS_MS[row.attempts - 1] ?? 1_800_000),
+        next_attempt_at: nextAt,
         updated_at: now,
       });
     }
@@ -113,6 +187,8 @@ export const createOutbox = ({
       purpose: string;
       subject: string;
       text: string;
+      /** When the content stops being useful (a code's expiry). */
+      expiresAt?: number;
     }): Promise<OutboxMessageView> {
       const now = clock.now();
       const row: OutboxRow = {
@@ -134,6 +210,7 @@ export const createOutbox = ({
         created_at: now,
         updated_at: now,
         settled_at: null,
+        expires_at: message.expiresAt ?? null,
       };
       await repo.insert(row);
       return view(row);
@@ -158,8 +235,16 @@ export const createOutbox = ({
       return (await repo.listForUser(userId, limit)).map(view);
     },
 
-    /** Background retries, every `intervalMs`; the timer never keeps the process alive. */
-    start(intervalMs = 5_000): void {
+    /** Why a channel cannot deliver at all (nothing configured), or null when it can. */
+    unavailable(channel: "email" | "sms"): string | null {
+      return transports[channel].unavailable ?? null;
+    },
+
+    /**
+     * Background retries, every `intervalMs` (by default often enough for the shortest retry wait); the
+     * timer never keeps the process alive.
+     */
+    start(intervalMs = Math.max(250, Math.min(5_000, retryDelaysMs[0] ?? 5_000))): void {
       if (timer) return;
       timer = setInterval(() => {
         outbox.processDue().catch((error) => onError?.(error));

@@ -1,5 +1,6 @@
 import nodemailer from "nodemailer";
 import type { DeliveryConfig } from "../config.ts";
+import { toE164 } from "../domain/portal-policy.ts";
 
 export interface OutgoingMessage {
   to: string;
@@ -9,10 +10,13 @@ export interface OutgoingMessage {
 
 export type SendResult =
   | { accepted: true; providerMessageId: string | null }
-  | { accepted: false; reason: string };
+  /** `permanent`: trying again cannot help (nothing is configured), so the message fails at once. */
+  | { accepted: false; reason: string; permanent?: boolean };
 
 export interface Transport {
   readonly name: string;
+  /** Set when the channel cannot deliver at all: the reason, as every send would report it. */
+  readonly unavailable?: string;
   send(message: OutgoingMessage): Promise<SendResult>;
 }
 
@@ -59,13 +63,16 @@ export const smtpTransport = (
   };
 };
 
-/** SMS through an HTTP webhook: a JSON body from a template, an optional Authorization header. */
+/**
+ * SMS through an HTTP webhook: a JSON body from a template, an optional Authorization header. The
+ * number goes out in E.164 ("+15550109999"), however it was typed into the directory.
+ */
 export const webhookTransport = (sms: NonNullable<DeliveryConfig["sms"]>): Transport => ({
   name: `webhook ${new URL(sms.url).host}`,
   async send(message) {
     const fill = (value: string) => JSON.stringify(value).slice(1, -1);
     const body = sms.bodyTemplate
-      .replaceAll("{{to}}", fill(message.to))
+      .replaceAll("{{to}}", fill(toE164(message.to)))
       .replaceAll("{{text}}", fill(message.text));
     try {
       const response = await fetch(sms.url, {
@@ -104,15 +111,16 @@ export const webhookTransport = (sms: NonNullable<DeliveryConfig["sms"]>): Trans
 });
 
 /** A channel nobody configured: every message fails with the reason and the fix. */
-export const unconfiguredTransport = (channel: "email" | "sms"): Transport => ({
-  name: "unconfigured",
-  async send() {
-    return {
-      accepted: false,
-      reason:
-        channel === "email"
-          ? "email delivery is not configured on this PinDesk (set PINDESK_SMTP_HOST, or PINDESK_DEV_MAIL=true for local development)"
-          : "text-message delivery is not configured on this PinDesk (set PINDESK_SMS_WEBHOOK_URL)",
-    };
-  },
-});
+export const unconfiguredTransport = (channel: "email" | "sms"): Transport => {
+  const reason =
+    channel === "email"
+      ? "email delivery is not configured on this PinDesk (set PINDESK_SMTP_HOST, or PINDESK_DEV_MAIL=true for local development)"
+      : "text-message delivery is not configured on this PinDesk (set PINDESK_SMS_WEBHOOK_URL)";
+  return {
+    name: "unconfigured",
+    unavailable: reason,
+    async send() {
+      return { accepted: false, reason, permanent: true };
+    },
+  };
+};

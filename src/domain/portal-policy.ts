@@ -7,7 +7,7 @@ import { AppError } from "../errors/app-error.ts";
 export const METHOD_TYPES = ["pin", "totp", "webauthn", "rfid", "push", "email", "sms"] as const;
 export type MethodType = (typeof METHOD_TYPES)[number];
 
-/** Methods that can be asked for at sign-in (email/SMS codes only when `emailSmsSignIn` allows). */
+/** Methods an authentication set can ask for at sign-in (email/SMS codes go to an address already on file). */
 export const SIGN_IN_METHODS: readonly MethodType[] = [
   "pin",
   "totp",
@@ -26,6 +26,32 @@ export const METHOD_LABELS: Record<MethodType, string> = {
   push: "Approval on another signed-in device",
   email: "Code by email",
   sms: "Code by text message",
+};
+
+/** The method's name inside a sentence ("Your sign-in also needs your badge (RFID card)."). */
+export const METHOD_PHRASES: Record<MethodType, string> = {
+  pin: "your PIN",
+  totp: "a code from your authenticator app",
+  webauthn: "your security key or passkey",
+  rfid: "your badge (RFID card)",
+  push: "approval on another device where you are signed in",
+  email: "a code sent to your email address",
+  sms: "a code sent by text message to your phone",
+};
+
+/**
+ * Failure counters that lock a sign-in method or recovery path of a user, besides the PIN's own
+ * ("pin:<id>"): each method has its own counter, and an administrator's unblock or a completed
+ * recovery clears them all.
+ */
+export const METHOD_COUNTER_KINDS = ["totp", "webauthn", "rfid", "emergency"] as const;
+export type MethodCounterKind = (typeof METHOD_COUNTER_KINDS)[number];
+export const methodCounterSubject = (kind: MethodCounterKind, userId: string): string => `${kind}:${userId}`;
+export const METHOD_COUNTER_LABELS: Record<MethodCounterKind, string> = {
+  totp: "Authenticator app code",
+  webauthn: "Security key or passkey",
+  rfid: "Badge (RFID card)",
+  emergency: "Emergency Access (security questions)",
 };
 
 export interface AuthSet {
@@ -96,7 +122,8 @@ export const defaultPortalPolicy: PortalPolicy = {
       { id: "q4", text: "What is the middle name of your oldest sibling or cousin?" },
       { id: "q5", text: "What was the name of the street you grew up on?" },
     ],
-    registerCount: 3,
+    // More registered than asked, so each Emergency Access asks a random subset (seed 001).
+    registerCount: 5,
     askCount: 3,
     allowPreviousPin: true,
   },
@@ -165,6 +192,11 @@ export const parsePortalPolicy = (input: unknown, base: PortalPolicy = defaultPo
         }
         if (new Set(validMethods).size !== validMethods.length) {
           problems.push({ field: `${field}.methods`, message: "lists a method twice" });
+        }
+        // The PIN is asked first, of every user name alike: nothing about an account (which methods it
+        // has) is shown before the person has proven something, and Forgot PIN always leads back in.
+        if (validMethods.length > 0 && !validMethods.includes("pin")) {
+          problems.push({ field: `${field}.methods`, message: 'must include "pin" (it is always asked first)' });
         }
         const strings = (v: unknown, f: string): string[] => {
           if (v === undefined) return [];
@@ -281,6 +313,28 @@ export const authSetFor = (policy: PortalPolicy, user: { id: string; roles: read
   const byRole = policy.authSets.find((s) => s.roles.some((r) => user.roles.includes(r)));
   if (byRole) return byRole;
   return policy.authSets.find((s) => s.id === policy.defaultSetId) ?? (policy.authSets[0] as AuthSet);
+};
+
+/**
+ * Fisher–Yates: an unbiased random order of `items`. `randomBelow(n)` returns a uniform integer in
+ * [0, n): crypto.randomInt for a real draw, or a keyed-hash stream for a draw that must repeat.
+ */
+export const shuffled = <T>(items: readonly T[], randomBelow: (n: number) => number): T[] => {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomBelow(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+};
+
+/** A phone number as an SMS provider expects it (E.164): "+1 555 010 9999" → "+15550109999". */
+export const toE164 = (phone: string): string => {
+  const trimmed = phone.trim();
+  const digits = trimmed.replace(/\D/g, "");
+  return trimmed.startsWith("+") || trimmed.startsWith("00")
+    ? `+${trimmed.startsWith("00") ? digits.slice(2) : digits}`
+    : digits;
 };
 
 /** Normalises a security answer so case and spacing do not matter. */

@@ -232,6 +232,17 @@ export const errorCatalogue = define({
     message: "That sign-in step is not the one expected now.",
     mitigation: "Reload the sign-in page and continue with the step it shows.",
   },
+  signInStepUsed: {
+    status: 409,
+    message:
+      "This sign-in step was already completed (perhaps in another tab or window), so it cannot be used again.",
+    mitigation: "Start the sign-in again from your user name.",
+  },
+  methodAlreadyEnrolled: {
+    status: 409,
+    message: "This method is already set up for you, so it is not set up again during sign-in.",
+    mitigation: "Start the sign-in again and present the method you already have.",
+  },
   methodCheckFailed: {
     status: 401,
     message: "That did not match.",
@@ -308,6 +319,18 @@ export const errorCatalogue = define({
     status: 400,
     message: "The security answers are not complete.",
     mitigation: "Answer the required number of different questions, each with at least 2 characters.",
+  },
+  recoveryLinkInvalid: {
+    status: 401,
+    message: "This recovery step has expired or was already used.",
+    mitigation:
+      "Start again from Forgot PIN or Emergency Access on the sign-in page. If your help desk sent you a link, ask them for a new one.",
+  },
+  recoveryTooManyFromAddress: {
+    status: 429,
+    message: "Too many PIN recovery requests came from your network in the last hour.",
+    mitigation:
+      "Wait until the time in details.retryAt, or contact your help desk, who can reset your PIN straight away.",
   },
   setupLinkInvalid: {
     status: 401,

@@ -4,16 +4,22 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
+import { AppError } from "../errors/app-error.ts";
 
 /** Where `vite build` puts the portal (web/dist). */
 export const webDistDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/dist");
 
 /**
- * Serves the React portal at /portal/ (client-side routes fall back to index.html) and sends / there.
+ * Serves the React portal at /portal/ (client-side routes fall back to index.html, except under
+ * /portal/api/) and sends / there.
  * Without a build, /portal/ says how to make one instead of a bare 404.
  */
 export const webRoutes = async (app: FastifyInstance) => {
   app.get("/", async (_request, reply) => reply.redirect("/portal/"));
+  // An API address that does not exist is a JSON 404 for the page's code, never the portal's HTML.
+  app.all("/portal/api/*", async (request) => {
+    throw new AppError("notFound", { path: request.url.slice(0, 200) });
+  });
   const index = path.join(webDistDir, "index.html");
   if (!existsSync(index)) {
     app.get("/portal/*", async (_request, reply) =>

@@ -66,6 +66,7 @@ export const createServices = ({
     box,
     clock,
     transports: { ...transportsFor(config), ...transports },
+    retryDelaysMs: config.delivery.retryDelaysMs,
   });
   const portal = createPortalServices({
     config,

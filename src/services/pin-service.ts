@@ -9,6 +9,11 @@ import {
   type PinViolation,
   qrProfilePolicy,
 } from "../domain/pin-policy.ts";
+import {
+  METHOD_COUNTER_KINDS,
+  METHOD_COUNTER_LABELS,
+  methodCounterSubject,
+} from "../domain/portal-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import { createRepos, type Repos } from "../store/index.ts";
@@ -546,12 +551,29 @@ export const createPinService = ({
       return { temporaryPin, expiresAt: iso(expiresAt) as string, user };
     },
 
-    /** Clears a lockout and keeps the PIN. */
-    async unblock(ctx: RequestContext, idOrUpn: string): Promise<PinStatus> {
+    /**
+     * Clears a lockout and keeps the PIN — the PIN's and every sign-in method's or Emergency Access
+     * lock, since "ask your help desk" is the way out of each. `unblocked` names what was locked.
+     */
+    async unblock(
+      ctx: RequestContext,
+      idOrUpn: string,
+    ): Promise<PinStatus & { unblocked: string[]; unblockedText: string }> {
       const user = await requireUser(idOrUpn);
       assertCanManage(ctx.actor, user);
-      const wasLocked = await counters.clear(pinSubject(user.id), clock.now());
-      if (!wasLocked) {
+      const now = clock.now();
+      const pinWasLocked = await counters.clear(pinSubject(user.id), now);
+      const methodsLocked = await counters.clearMany(
+        METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, user.id)),
+        now,
+      );
+      const unblocked = [
+        ...(pinWasLocked ? ["PIN"] : []),
+        ...METHOD_COUNTER_KINDS.filter((kind) =>
+          methodsLocked.includes(methodCounterSubject(kind, user.id)),
+        ).map((kind) => METHOD_COUNTER_LABELS[kind]),
+      ];
+      if (unblocked.length === 0) {
         await audit.record(ctx, {
           action: "pin.unblock",
           outcome: "failure",
@@ -560,8 +582,17 @@ export const createPinService = ({
         });
         throw new AppError("pinNotLocked", { state: (await status(user)).state });
       }
-      await audit.record(ctx, { action: "pin.unblock", outcome: "success", target: target(user) });
-      return status(user);
+      await audit.record(ctx, {
+        action: "pin.unblock",
+        outcome: "success",
+        target: target(user),
+        details: { unblocked: unblocked.join(", ") },
+      });
+      return {
+        ...(await status(user)),
+        unblocked,
+        unblockedText: `Unblocked: ${unblocked.join(", ")}. The user can sign in again with what they already have.`,
+      };
     },
 
     /**

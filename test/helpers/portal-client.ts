@@ -5,9 +5,12 @@ export interface PortalResponse {
   statusCode: number;
   // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected loosely.
   body: any;
+  /** Raw Set-Cookie headers (for checking cookie attributes). */
+  setCookies: string[];
 }
 
-export const portalClient = (t: TestInstance) => {
+/** `ip`: the client address the app sees (per-address rate limits). */
+export const portalClient = (t: TestInstance, options: { ip?: string } = {}) => {
   const cookies = new Map<string, string>();
   let csrf: string | undefined;
   const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
@@ -19,6 +22,7 @@ export const portalClient = (t: TestInstance) => {
     const res = await t.app.inject({
       method,
       url,
+      ...(options.ip && { remoteAddress: options.ip }),
       headers: {
         ...(cookies.size > 0 && { cookie: cookieHeader() }),
         ...(csrf && method !== "GET" && { "x-csrf-token": csrf }),
@@ -33,7 +37,11 @@ export const portalClient = (t: TestInstance) => {
     const json = String(res.headers["content-type"] ?? "").includes("application/json");
     const body = res.body && json ? JSON.parse(res.body) : res.body;
     if (body && typeof body.csrfToken === "string") csrf = body.csrfToken;
-    return { statusCode: res.statusCode, body };
+    return {
+      statusCode: res.statusCode,
+      body,
+      setCookies: ([] as string[]).concat(res.headers["set-cookie"] ?? []),
+    };
   };
   return {
     get: (url: string) => request("GET", url),
@@ -42,6 +50,8 @@ export const portalClient = (t: TestInstance) => {
     patch: (url: string, payload: unknown) => request("PATCH", url, payload),
     delete: (url: string) => request("DELETE", url),
     cookies,
+    /** Puts back a cookie copied earlier (replaying an old sign-in state). */
+    setCookie: (name: string, value: string) => cookies.set(name, value),
     dropCsrf: () => {
       csrf = undefined;
     },

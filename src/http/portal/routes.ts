@@ -121,12 +121,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     },
   );
 
-  app.get(`${API}/signin/state`, async (request) => {
-    const state = pending(request);
-    if (!state || state.expiresAt <= services.clock.now())
-      throw new AppError("notSignedIn", { reason: "signInExpired" });
-    return portal.signIn.view(state);
-  });
+  app.get(`${API}/signin/state`, async (request) => portal.signIn.current(pending(request)));
 
   app.post(
     `${API}/signin/pin`,
@@ -148,6 +143,8 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       const { newPin, confirmPin } = request.body as { newPin: string; confirmPin: string };
       if (newPin !== confirmPin) throw new AppError("pinMismatch");
       const { state, view } = await portal.signIn.changePin(ctxOf(request), pending(request), newPin);
+      const user = state.userId ? await services.repos.users.findById(state.userId) : undefined;
+      if (user) await portal.recovery.notifyPinChanged(user, "when signing in to the PinDesk portal");
       return stepReply(request, reply, state, view);
     },
   );
@@ -197,34 +194,22 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
   );
 
   // Email / SMS code as a sign-in step, for sets that include it.
-  const codeStep = async (request: FastifyRequest) => {
-    const state = pending(request);
-    if (!state || state.expiresAt <= services.clock.now())
-      throw new AppError("notSignedIn", { reason: "signInExpired" });
-    const view = await portal.signIn.view(state);
-    if ((view.next !== "email" && view.next !== "sms") || !state.userId) {
-      throw new AppError("signInStepNotExpected", { expected: view.next });
-    }
-    const user = await services.repos.users.findById(state.userId);
-    if (!user) throw new AppError("notSignedIn");
-    return { state, user, channel: view.next };
-  };
   app.post(`${API}/signin/code/send`, limited, async (request) => {
-    const { user, channel } = await codeStep(request);
+    const { user, channel } = await portal.signIn.codeStep(pending(request));
     return portal.recovery.sendSignInCode(ctxOf(request), user, channel);
   });
   app.post(
     `${API}/signin/code`,
     { ...limited, schema: { body: body({ code: str(12) }) } },
     async (request, reply) => {
-      const { state, user, channel } = await codeStep(request);
+      const { state, user, channel } = await portal.signIn.codeStep(pending(request));
       await portal.recovery.verifySignInCode(
         ctxOf(request),
         user,
         channel,
         (request.body as { code: string }).code,
       );
-      portal.signIn.markPresented(state, channel);
+      await portal.signIn.markPresented(state, channel);
       return stepReply(request, reply, state, await portal.signIn.view(state));
     },
   );
@@ -244,15 +229,8 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
   });
 
   // Enrolment of a missing method during sign-in (policy permitting), after every other method.
-  const enrolUser = async (request: FastifyRequest, type: "totp" | "rfid" | "webauthn" | "email" | "sms") => {
-    const state = pending(request);
-    if (!state?.userId || !state.enrolling.includes(type) || state.expiresAt <= services.clock.now()) {
-      throw new AppError("signInStepNotExpected", { expected: state?.enrolling[0] ?? "start" });
-    }
-    const user = await services.repos.users.findById(state.userId);
-    if (!user) throw new AppError("notSignedIn");
-    return { state, user };
-  };
+  const enrolUser = (request: FastifyRequest, type: "totp" | "rfid" | "webauthn") =>
+    portal.signIn.enrolTarget(pending(request), type);
 
   app.post(`${API}/signin/enrol/totp/start`, limited, async (request) => {
     const { user } = await enrolUser(request, "totp");
@@ -265,7 +243,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       const { state, user } = await enrolUser(request, "totp");
       const { methodId, code } = request.body as { methodId: string; code: string };
       await portal.methods.confirmTotp(ctxOf(request), user, methodId, code);
-      portal.signIn.markEnrolled(state, "totp");
+      await portal.signIn.markEnrolled(state, "totp");
       return stepReply(request, reply, state, await portal.signIn.view(state));
     },
   );
@@ -276,14 +254,14 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       const { state, user } = await enrolUser(request, "rfid");
       const { cardNumber, name } = request.body as { cardNumber: string; name?: string };
       await portal.methods.enrolRfid(ctxOf(request), user, cardNumber, name);
-      portal.signIn.markEnrolled(state, "rfid");
+      await portal.signIn.markEnrolled(state, "rfid");
       return stepReply(request, reply, state, await portal.signIn.view(state));
     },
   );
   app.post(`${API}/signin/enrol/webauthn/options`, limited, async (request, reply) => {
     const { state, user } = await enrolUser(request, "webauthn");
     const options = await portal.methods.webauthnRegistrationOptions(user);
-    state.challenge = options.challenge;
+    await portal.signIn.enrolChallenge(state, options.challenge);
     savePending(reply, state);
     return options;
   });
@@ -304,7 +282,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       if (!state.challenge) throw new AppError("signInStepNotExpected", { expected: "options first" });
       const { response, name } = request.body as { response: unknown; name?: string };
       await portal.methods.webauthnRegister(ctxOf(request), user, state.challenge, response, name);
-      portal.signIn.markEnrolled(state, "webauthn");
+      await portal.signIn.markEnrolled(state, "webauthn");
       return stepReply(request, reply, state, await portal.signIn.view(state));
     },
   );
@@ -414,26 +392,13 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
         `${API}/me/methods/${channel}`,
         { schema: { body: body({ [field]: str(254) }) } },
         async (request) => {
-          const user = me(request);
-          const { row, destination } = await portal.methods.addContact(
+          const sent = await portal.recovery.addContact(
             ctxOf(request),
-            user,
+            me(request),
             channel,
             (request.body as Record<string, string>)[field] as string,
           );
-          const sent = await portal.recovery.sendContactCode(
-            ctxOf(request),
-            user,
-            row.id,
-            channel,
-            destination,
-          );
-          return {
-            methodId: row.id,
-            ...sent,
-            to: portal.recovery.maskFor(channel, destination),
-            message: `We sent a code to ${portal.recovery.maskFor(channel, destination)}. Type it to confirm.`,
-          };
+          return { ...sent, message: `We sent a code to ${sent.to}. Type it to confirm.` };
         },
       );
     }
@@ -628,17 +593,33 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     `${API}/emergency/pin`,
     {
       ...recoveryLimit,
-      schema: { body: body({ resetToken: str(200), newPin: str(128), confirmPin: str(128) }) },
+      schema: {
+        body: body(
+          { resetToken: str(200), newPin: str(128), confirmPin: str(128), methodId: str(20) },
+          ["resetToken", "newPin", "confirmPin"],
+        ),
+      },
     },
     async (request) => {
-      const { resetToken, newPin, confirmPin } = request.body as {
+      const { resetToken, newPin, confirmPin, methodId } = request.body as {
         resetToken: string;
         newPin: string;
         confirmPin: string;
+        methodId?: string;
       };
       if (newPin !== confirmPin) throw new AppError("pinMismatch");
-      await portal.recovery.setPinAfterEmergency(ctxOf(request), resetToken, newPin);
-      return { result: "pinChanged", message: "PIN changed. It works from now on." };
+      const { method, alsoChanged } = await portal.recovery.setPinAfterEmergency(
+        ctxOf(request),
+        resetToken,
+        newPin,
+        methodId,
+      );
+      const also = alsoChanged.length > 0 ? ` It is also the PIN for: ${alsoChanged.map((m) => m.label).join(", ")}.` : "";
+      return {
+        result: "pinChanged",
+        method: method.id,
+        message: `PIN changed for: ${method.label}. It works from now on.${also}`,
+      };
     },
   );
 };

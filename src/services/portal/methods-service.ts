@@ -14,11 +14,14 @@ import type { SecretBox } from "../../crypto/tokens.ts";
 import {
   authSetFor,
   METHOD_LABELS,
+  METHOD_PHRASES,
   type MethodType,
   maskEmail,
   maskPhone,
+  methodCounterSubject,
 } from "../../domain/portal-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
+import type { Db } from "../../store/db.ts";
 import type { Repos } from "../../store/index.ts";
 import type { AuthMethodRow } from "../../store/repos/auth-methods.ts";
 import type { User } from "../../store/repos/users.ts";
@@ -55,6 +58,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export const createMethodsService = ({
   config,
+  db,
   repos,
   keyring,
   box,
@@ -65,6 +69,7 @@ export const createMethodsService = ({
   clock,
 }: {
   config: Config;
+  db: Db;
   repos: Repos;
   keyring: Keyring;
   box: SecretBox;
@@ -85,15 +90,15 @@ export const createMethodsService = ({
 
   const target = (user: User) => ({ id: user.id, upn: user.userPrincipalName });
 
-  /** One guarded attempt on a method's own counter. */
+  /** One guarded attempt on a method's own counter (cleared by an administrator's unblock). */
   const guarded = async (
     ctx: RequestContext,
     user: User,
-    type: MethodType,
+    type: "totp" | "webauthn" | "rfid",
     evaluate: () => Promise<boolean>,
   ) => {
     const lockout = (await policies.pinPolicy()).lockout;
-    const result = await attempts.attempt(`${type}:${user.id}`, lockout, evaluate);
+    const result = await attempts.attempt(methodCounterSubject(type, user.id), lockout, evaluate);
     if (result.outcome === "ok") return;
     await audit.record(ctx, {
       action: `signin.${type}`,
@@ -105,7 +110,7 @@ export const createMethodsService = ({
       throw new AppError(
         "methodLocked",
         { method: type, lockedUntil: iso(result.lockedUntil) },
-        `Too many wrong attempts with your ${METHOD_LABELS[type].toLowerCase()}.`,
+        `Too many wrong attempts with ${METHOD_PHRASES[type]}.`,
       );
     }
     throw new AppError("methodCheckFailed", { method: type, attemptsRemaining: result.attemptsRemaining });
@@ -184,7 +189,7 @@ export const createMethodsService = ({
         case "pin":
           return (await repos.pins.get(user.id)) !== undefined;
         case "push":
-          return (await repos.sessions.activeFor(user.id, clock.now())).length > 0;
+          return (await service.approvingSessions(user)).length > 0;
         case "email":
           return Boolean(user.mail) || (await verifiedOf(user.id, "email")).length > 0;
         case "sms":
@@ -192,6 +197,16 @@ export const createMethodsService = ({
         default:
           return (await verifiedOf(user.id, type)).length > 0;
       }
+    },
+
+    /**
+     * Sessions that can answer a push approval: not ended, not past the absolute timeout and not idle
+     * (an idle session would be refused the moment it tried to approve).
+     */
+    async approvingSessions(user: User) {
+      const now = clock.now();
+      const idleMs = (await portalPolicy.current()).sessions.idleMinutes * 60_000;
+      return (await repos.sessions.activeFor(user.id, now)).filter((s) => s.last_seen_at + idleMs > now);
     },
 
     /** Recovery destinations: verified email and phone numbers, with ids and masked forms. */
@@ -268,9 +283,10 @@ export const createMethodsService = ({
         epochTolerance: TOTP_PERIOD,
         ...(row.last_step !== null && { afterTimeStep: row.last_step }),
       });
-      if (!result.valid) return false;
-      const step = Math.floor(clock.now() / 1000 / TOTP_PERIOD) + result.delta;
-      return authMethods.claimStep(row.id, step, clock.now());
+      if (!result.valid || !("timeStep" in result)) return false;
+      // The step the code matched (not one worked out from a second look at the clock) is what
+      // is claimed, so the same code can never be accepted twice.
+      return authMethods.claimStep(row.id, result.timeStep, clock.now());
     },
 
     async confirmTotp(ctx: RequestContext, user: User, methodId: string, code: string): Promise<MethodView> {
@@ -524,15 +540,27 @@ export const createMethodsService = ({
       const row = await authMethods.get(methodId);
       if (!row || row.user_id !== user.id) throw new AppError("methodNotFound");
       const set = authSetFor(await portalPolicy.current(), user);
-      if (set.methods.includes(row.type) && row.verified === 1) {
-        const left = (await verifiedOf(user.id, row.type)).filter((r) => r.id !== row.id).length;
-        const directoryFallback =
-          (row.type === "email" && user.mail) || (row.type === "sms" && user.mobilePhone);
-        if (left === 0 && !directoryFallback) {
+      const required = set.methods.includes(row.type) && row.verified === 1;
+      const directoryFallback =
+        (row.type === "email" && Boolean(user.mail)) || (row.type === "sms" && Boolean(user.mobilePhone));
+      // The check and the delete are one transaction, with the user's methods of that kind locked
+      // (PostgreSQL FOR UPDATE; SQLite takes the write lock up front): two removals at once cannot
+      // both see "another one is left" and leave none.
+      await db.transaction(async (trx) => {
+        let mine = trx
+          .selectFrom("auth_methods")
+          .select(["id"])
+          .where("user_id", "=", user.id)
+          .where("type", "=", row.type)
+          .where("verified", "=", 1);
+        if (db.dialect === "postgres") mine = mine.forUpdate();
+        const rows = await mine.execute();
+        if (required && !directoryFallback && rows.filter((r) => r.id !== row.id).length === 0) {
           throw new AppError("lastMethodOfSet", { method: row.type, set: set.name });
         }
-      }
-      await authMethods.delete(row.id);
+        const deleted = await trx.deleteFrom("auth_methods").where("id", "=", row.id).executeTakeFirst();
+        if (Number(deleted.numDeletedRows) !== 1) throw new AppError("methodNotFound");
+      });
       await audit.record(ctx, {
         action: "method.removed",
         outcome: "success",

@@ -2,11 +2,18 @@ import { createHmac, randomInt, randomUUID } from "node:crypto";
 import type { Hasher } from "../../crypto/hasher.ts";
 import type { Keyring } from "../../crypto/keyring.ts";
 import { digestToken, randomToken } from "../../crypto/tokens.ts";
-import { maskEmail, maskPhone, normaliseAnswer } from "../../domain/portal-policy.ts";
+import {
+  METHOD_COUNTER_KINDS,
+  maskEmail,
+  maskPhone,
+  methodCounterSubject,
+  normaliseAnswer,
+  shuffled,
+} from "../../domain/portal-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
 import type { Db } from "../../store/db.ts";
 import type { Repos } from "../../store/index.ts";
-import type { User } from "../../store/repos/users.ts";
+import { type User, upnKey } from "../../store/repos/users.ts";
 import type { AttemptGuard } from "../attempts.ts";
 import type { AuditService } from "../audit-service.ts";
 import type { Clock, RequestContext } from "../context.ts";
@@ -14,6 +21,7 @@ import type { PinService } from "../pin-service.ts";
 import type { PolicyService } from "../policy-service.ts";
 import type { MethodsService } from "./methods-service.ts";
 import type { PortalPolicyService } from "./portal-policy-service.ts";
+import { createRateLimiter } from "./rate-limits.ts";
 
 /** What recovery needs from the outbox (see src/delivery). */
 export interface RecoveryOutbox {
@@ -24,16 +32,21 @@ export interface RecoveryOutbox {
     purpose: string;
     subject: string;
     text: string;
+    expiresAt?: number;
   }): Promise<{ id: string }>;
   deliver(id: string): Promise<unknown>;
   get(id: string): Promise<OutboxView | undefined>;
+  /** Why a channel cannot deliver at all (nothing configured), or null. */
+  unavailable(channel: "email" | "sms"): string | null;
 }
 
 export interface OutboxView {
   id: string;
   status: string;
+  state: string;
   lastError: string | null;
   attempts: number;
+  maxAttempts: number;
   createdAt: string;
   nextAttemptAt: string | null;
 }
@@ -44,13 +57,46 @@ export interface RecoveryChannelView {
   masked: string;
 }
 
+/** Where a code goes: the user's real address, or (for a name that does not exist) a stand-in. */
+interface Channel extends RecoveryChannelView {
+  destination: string | null;
+}
+
+/** A PIN the user can change after Emergency Access (the portal PIN; the QR badge uses the same PIN). */
+export interface PinBearingMethod {
+  id: "pin" | "qr";
+  label: string;
+  detail: string;
+}
+
 const RESET_TTL_MS = 15 * 60_000;
-// Long enough to follow a message through every retry (about 45 minutes) and still act on the outcome.
+// Long enough to follow a message through its retries and still act on the outcome.
 const FLOW_TTL_MS = 3 * 3_600_000;
+const HOUR_MS = 3_600_000;
+/** How often the picture of real users' recovery channels (for stand-ins) is refreshed. */
+const MIX_TTL_MS = 10 * 60_000;
+const MIX_SAMPLE = 1000;
+
+interface ChannelMix {
+  /** [emails, phones] per sampled user, each capped at 2, with how many users have that combination. */
+  combos: { emails: number; phones: number; weight: number }[];
+  total: number;
+  mailDomain: string;
+  phonePrefix: string;
+}
 
 /**
- * Forgot PIN by a code sent to a verified channel, and Emergency Access by security questions. Every
- * answer to an unknown user name looks like an answer to a known one.
+ * Forgot PIN by a code sent to a verified channel, and Emergency Access by security questions.
+ *
+ * No enumeration: for a user name that does not exist (or a disabled account) every step runs the same
+ * work and answers in the same shape and formats as for a real user. Values that are stable for a real
+ * user (which channels, their masked form, which questions) are derived for a stand-in from a keyed
+ * hash of the name, so asking twice gives the same answer; values that are random for a real user
+ * (tokens, message ids) are random for a stand-in too. A stand-in gets a real code nobody knows, stored
+ * and checked like a real one, so tries left, lockouts and the number of argon2id operations agree.
+ * A real user with no email or phone is told so (and offered Emergency Access and the help desk) rather
+ * than waiting for a code that cannot come; stand-ins get "no channel" in the same proportion as the
+ * organisation's real users do, sampled from the directory.
  */
 export const createRecoveryService = ({
   db,
@@ -80,33 +126,145 @@ export const createRecoveryService = ({
   clock: Clock;
 }) => {
   const { kysely } = db;
+  const limits = createRateLimiter({ db, clock });
   const iso = (ms: number) => new Date(ms).toISOString();
   const target = (user: User) => ({ id: user.id, upn: user.userPrincipalName });
 
-  /** A stable pseudo-random number per unknown user name, so repeated answers for it agree. */
-  const pseudo = (upn: string, salt: string) =>
-    createHmac("sha256", keyring.current.secret).update(`${salt}:${upn.toLowerCase()}`).digest();
+  // ------------------------------------------------------------------ keyed stand-ins
+  const keyed = (text: string) => createHmac("sha256", keyring.current.secret).update(text).digest();
 
-  /** Plausible channels for a user name that does not exist. */
-  const decoyChannels = (upn: string): RecoveryChannelView[] => {
-    const bytes = pseudo(upn, "channels");
+  /** The same for every flow of one user name, real or not; reveals nothing without the key. */
+  const nameKey = (upn: string) => keyed(`recovery-name:${upnKey(upn)}`).toString("hex").slice(0, 32);
+
+  /** A reproducible uniform draw below n from a keyed-hash stream (rejection sampling, no bias). */
+  const keyedRandom = (seed: string) => {
+    let i = 0;
+    return (n: number): number => {
+      const limit = Math.floor(0x1_0000_0000 / n) * n;
+      for (;;) {
+        const v = keyed(`${seed}:${i++}`).readUInt32BE(0);
+        if (v < limit) return v % n;
+      }
+    };
+  };
+
+  /** Channel ids say nothing about where a channel comes from; they are keyed per user name. */
+  const channelId = (key: string, sourceId: string) =>
+    `ch-${keyed(`channel:${key}:${sourceId}`).toString("hex").slice(0, 16)}`;
+
+  let mixCache: { at: number; mix: ChannelMix } | undefined;
+  /** How real users' recovery channels are distributed (from the newest users), for stand-ins. */
+  const channelMix = async (): Promise<ChannelMix> => {
+    const now = clock.now();
+    if (mixCache && now - mixCache.at < MIX_TTL_MS && now >= mixCache.at) return mixCache.mix;
+    const users = await kysely
+      .selectFrom("users")
+      .select(["id", "mail", "mobile_phone"])
+      .where("account_enabled", "=", 1)
+      .orderBy("created_at", "desc")
+      .limit(MIX_SAMPLE)
+      .execute();
+    const extra =
+      users.length === 0
+        ? []
+        : await kysely
+            .selectFrom("auth_methods")
+            .select(["user_id", "type", "data"])
+            .where("verified", "=", 1)
+            .where("type", "in", ["email", "sms"])
+            .where(
+              "user_id",
+              "in",
+              users.map((u) => u.id),
+            )
+            .execute();
+    const counts = new Map<string, number>();
+    const domains = new Map<string, number>();
+    const prefixes = new Map<string, number>();
+    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    for (const u of users) {
+      const mine = extra.filter((e) => e.user_id === u.id);
+      const mails = new Set([u.mail, ...mine.filter((e) => e.type === "email").map((e) => JSON.parse(e.data).address)]);
+      const phones = new Set([
+        u.mobile_phone,
+        ...mine.filter((e) => e.type === "sms").map((e) => JSON.parse(e.data).phone),
+      ]);
+      mails.delete(null);
+      mails.delete(undefined);
+      phones.delete(null);
+      phones.delete(undefined);
+      for (const m of mails) bump(domains, String(m).slice(String(m).lastIndexOf("@") + 1).toLowerCase());
+      for (const p of phones) bump(prefixes, maskPhone(String(p)).split(" ")[0] ?? "");
+      bump(counts, `${Math.min(mails.size, 2)}:${Math.min(phones.size, 2)}`);
+    }
+    const top = (m: Map<string, number>, fallback: string) =>
+      [...m].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] || fallback;
+    const combos = [...counts]
+      .map(([k, weight]) => {
+        const [emails, phones] = k.split(":").map(Number) as [number, number];
+        return { emails, phones, weight };
+      })
+      .sort((a, b) => a.emails - b.emails || a.phones - b.phones);
+    const mix: ChannelMix = {
+      combos: combos.length > 0 ? combos : [{ emails: 1, phones: 0, weight: 1 }],
+      total: combos.length > 0 ? users.length : 1,
+      mailDomain: top(domains, "example.com"),
+      phonePrefix: top(prefixes, "+44"),
+    };
+    mixCache = { at: now, mix };
+    return mix;
+  };
+
+  /** Stand-in channels for a user name that is not a real, enabled user. */
+  const standInChannels = async (upn: string, key: string): Promise<Channel[]> => {
+    const mix = await channelMix();
+    const draw = keyedRandom(`channels:${key}`);
+    let pick = draw(mix.total);
+    const combo = mix.combos.find((c) => (pick -= c.weight) < 0) ?? mix.combos[0];
     const letters = "abcdefghijklmnopqrstuvwxyz";
-    const domain = upn.includes("@") ? upn.slice(upn.lastIndexOf("@") + 1) : "example.com";
-    const first = letters[(bytes[0] ?? 0) % 26] ?? "a";
-    const last = letters[(bytes[1] ?? 0) % 26] ?? "z";
-    const out: RecoveryChannelView[] = [
-      { id: "directory-mail", channel: "email", masked: `${first}•••${last}@${domain}` },
-    ];
-    if ((bytes[2] ?? 0) % 2 === 0) {
+    const letter = () => letters[draw(26)] as string;
+    const out: Channel[] = [];
+    for (let i = 0; i < (combo?.emails ?? 0); i++) {
+      // A directory mail address is most often the user name itself.
+      const masked =
+        i === 0 && upn.includes("@") && upn.lastIndexOf("@") > 0
+          ? maskEmail(upn.trim().toLowerCase())
+          : `${letter()}•••${letter()}@${mix.mailDomain}`;
+      out.push({ id: channelId(key, `email-${i}`), channel: "email", masked, destination: null });
+    }
+    for (let i = 0; i < (combo?.phones ?? 0); i++) {
+      const tail = String(draw(1000)).padStart(3, "0");
       out.push({
-        id: "directory-phone",
+        id: channelId(key, `sms-${i}`),
         channel: "sms",
-        masked: `+44 ••• ••• ${String(((bytes[3] ?? 0) * 4) % 1000).padStart(3, "0")}`,
+        masked: `${mix.phonePrefix} ••• ••• ${tail}`,
+        destination: null,
       });
     }
     return out;
   };
 
+  /** A real user's channels in the order stand-ins use: email addresses first, then phones. */
+  const realChannels = async (user: User, key: string): Promise<Channel[]> => {
+    const all = await methods.recoveryChannels(user);
+    return [...all.filter((c) => c.channel === "email"), ...all.filter((c) => c.channel === "sms")].map(
+      (c) => ({ id: channelId(key, c.id), channel: c.channel, masked: c.masked, destination: c.destination }),
+    );
+  };
+
+  /** The user behind a name, if recovery may act on it (a disabled account is treated like an unknown name). */
+  const realUser = async (upn: string) => {
+    const user = await repos.users.findByUpn(upn);
+    return user?.accountEnabled ? user : undefined;
+  };
+
+  const channelsFor = async (upn: string, key: string, user: User | undefined) => {
+    const allowed = (await portalPolicy.current()).recovery.channels;
+    const list = user ? await realChannels(user, key) : await standInChannels(upn, key);
+    return list.filter((c) => allowed.includes(c.channel));
+  };
+
+  // ------------------------------------------------------------------ single-use links
   const newLink = async (purpose: string, userId: string | null, ttlMs: number) => {
     const token = randomToken();
     const now = clock.now();
@@ -124,34 +282,94 @@ export const createRecoveryService = ({
     return token;
   };
 
-  const readLink = async (purpose: string, token: string) => {
+  /** A live link whose purpose is `purpose`, or starts with `purpose` when `prefix` is set. */
+  const readLink = async (purpose: string, token: string, prefix = false) => {
     const row = await kysely
       .selectFrom("one_time_links")
       .selectAll()
       .where("token_hash", "=", digestToken(token))
-      .where("purpose", "=", purpose)
       .executeTakeFirst();
     if (!row || row.used_at !== null || row.expires_at <= clock.now()) return undefined;
+    if (prefix ? !row.purpose.startsWith(purpose) : row.purpose !== purpose) return undefined;
     return row;
   };
 
-  /** Single use: of concurrent redemptions exactly one succeeds. */
-  const consumeLink = async (purpose: string, token: string) => {
+  /** Single use: of concurrent redemptions exactly one succeeds. Returns the moment it was spent. */
+  const consumeLink = async (purpose: string, token: string): Promise<number | undefined> => {
+    const now = clock.now();
     const result = await kysely
       .updateTable("one_time_links")
-      .set({ used_at: clock.now() })
+      .set({ used_at: now })
       .where("token_hash", "=", digestToken(token))
       .where("purpose", "=", purpose)
       .where("used_at", "is", null)
-      .where("expires_at", ">", clock.now())
+      .where("expires_at", ">", now)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return Number(result.numUpdatedRows) === 1 ? now : undefined;
+  };
+
+  /** Gives a spent link back (the new PIN it was spent for was refused), so the user can try again. */
+  const releaseLink = async (purpose: string, token: string, spentAt: number) => {
+    await kysely
+      .updateTable("one_time_links")
+      .set({ used_at: null })
+      .where("token_hash", "=", digestToken(token))
+      .where("purpose", "=", purpose)
+      .where("used_at", "=", spentAt)
+      .execute();
+  };
+
+  /** Flow tokens are "<name key>.<secret>" for every user name, real or not. */
+  const readFlow = async (kind: "recovery" | "emergency", flowToken: string) => {
+    const dot = flowToken.indexOf(".");
+    if (dot < 1) return undefined;
+    const key = flowToken.slice(0, dot);
+    const secret = flowToken.slice(dot + 1);
+    const link = await readLink(`${kind}:${key}:`, secret, true);
+    if (!link) return undefined;
+    return { key, secret, link, rest: link.purpose.slice(`${kind}:${key}:`.length) };
+  };
+
+  // ------------------------------------------------------------------ limits
+  const assertAddressAllowed = async (ctx: RequestContext) => {
+    if (!ctx.ip) return;
+    const rule = { max: (await portalPolicy.current()).recovery.perIpPerHour, windowMs: HOUR_MS };
+    const admitted = await limits.admit(`recovery-ip:${ctx.ip}`, rule);
+    if (!admitted.admitted) {
+      await audit.record(ctx, { action: "recovery.rateLimited", outcome: "denied", reason: "perIpPerHour" });
+      throw new AppError("recoveryTooManyFromAddress", { retryAt: iso(admitted.retryAt) });
+    }
+  };
+
+  /**
+   * Resend cooldown per destination kind (so "use your phone instead" works at once after an email),
+   * then the hourly cap across all of them: both per subject (a user name, or a signed-in user).
+   */
+  const assertSendAllowed = async (subject: string, channel: "email" | "sms") => {
+    const policy = (await portalPolicy.current()).recovery;
+    const cooldownMs = policy.resendCooldownSeconds * 1000;
+    const last = await limits.last(`${subject}:${channel}`, cooldownMs);
+    if (last !== undefined) throw new AppError("resendTooSoon", { resendAvailableAt: iso(last + cooldownMs) });
+    const admitted = await limits.admit(subject, { max: policy.perUserPerHour, windowMs: HOUR_MS });
+    if (!admitted.admitted) {
+      throw new AppError("recoveryRateLimited", {
+        retryAt: iso(admitted.retryAt),
+        retryAfterMinutes: Math.max(1, Math.ceil((admitted.retryAt - clock.now()) / 60_000)),
+      });
+    }
+    await limits.record(`${subject}:${channel}`);
+  };
+
+  // ------------------------------------------------------------------ codes
+  const newCode = async () => {
+    const { codeLength } = (await portalPolicy.current()).recovery;
+    return String(randomInt(0, 10 ** codeLength)).padStart(codeLength, "0");
   };
 
   /**
    * One-time codes by email or SMS, for one purpose each ("recovery", "signin:email", "contact:<id>"),
    * so a code sent for one thing never works for another. Stored as argon2id; the body that carries it
-   * is sealed in the outbox.
+   * is sealed in the outbox, and not delivered once the code has expired.
    */
   const issueCode = async (
     user: User,
@@ -161,7 +379,8 @@ export const createRecoveryService = ({
   ) => {
     const policy = (await portalPolicy.current()).recovery;
     const now = clock.now();
-    const code = String(randomInt(0, 10 ** policy.codeLength)).padStart(policy.codeLength, "0");
+    const code = await newCode();
+    const expiresAt = now + policy.ttlMinutes * 60_000;
     const queued = await outbox.enqueue({
       userId: user.id,
       channel: to.channel,
@@ -169,6 +388,7 @@ export const createRecoveryService = ({
       purpose: message.purpose,
       subject: message.subject,
       text: message.text(code, policy.ttlMinutes),
+      expiresAt,
     });
     await kysely
       .insertInto("recovery_codes")
@@ -181,71 +401,124 @@ export const createRecoveryService = ({
         outbox_id: queued.id,
         attempts: 0,
         created_at: now,
-        expires_at: now + policy.ttlMinutes * 60_000,
+        expires_at: expiresAt,
         used_at: null,
       })
       .execute();
     // Delivery starts now; its outcome is followed through the outbox, not awaited here.
     void outbox.deliver(queued.id).catch(() => undefined);
-    return { messageId: queued.id, now, ttlMinutes: policy.ttlMinutes };
+    return { messageId: queued.id, now, expiresAt, ttlMinutes: policy.ttlMinutes };
+  };
+
+  /** The stand-in for issueCode: a random code nobody is sent, hashed and stored the same way. */
+  const issueStandInCode = async (key: string, channel: "email" | "sms") => {
+    const policy = (await portalPolicy.current()).recovery;
+    const now = clock.now();
+    const expiresAt = now + policy.ttlMinutes * 60_000;
+    await kysely
+      .insertInto("recovery_decoys")
+      .values({
+        id: randomUUID(),
+        subject: key,
+        code_hash: await hasher.hash(await newCode()),
+        channel,
+        attempts: 0,
+        created_at: now,
+        expires_at: expiresAt,
+        used_at: null,
+      })
+      .execute();
+    return { messageId: randomUUID(), now, expiresAt };
   };
 
   /**
-   * Checks `code` against the newest live code for the purpose. A try is reserved atomically before the
-   * hash, so a burst of guesses cannot exceed maxTries; a right code is spent once. With no code to
-   * check, one hash is still computed, so timing does not tell the cases apart.
+   * Checks `code` against the newest live code for the purpose (or a stand-in's code). A try is
+   * reserved atomically before the hash, so a burst of guesses cannot exceed maxTries; a right code is
+   * spent once. With no code to check, one hash is still computed, so timing does not tell cases apart.
    */
-  const checkCode = async (userId: string | null, purposeKey: string, code: string) => {
+  const checkCode = async (
+    owner: { userId: string; purposeKey: string } | { standIn: string },
+    code: string,
+  ): Promise<{ ok: boolean; reserved: boolean; attemptsRemaining: number }> => {
     const policy = (await portalPolicy.current()).recovery;
     const now = clock.now();
-    const row = userId
-      ? await kysely
-          .selectFrom("recovery_codes")
-          .selectAll()
-          .where("user_id", "=", userId)
-          .where("method_id", "=", purposeKey)
-          .where("used_at", "is", null)
-          .where("expires_at", ">", now)
-          .orderBy("created_at", "desc")
-          .executeTakeFirst()
-      : undefined;
-    const reserved =
-      row !== undefined &&
-      Number(
-        (
-          await kysely
-            .updateTable("recovery_codes")
-            .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
-            .where("id", "=", row.id)
-            .where("attempts", "<", policy.maxTries)
-            .where("used_at", "is", null)
-            .executeTakeFirst()
-        ).numUpdatedRows,
-      ) === 1;
+    const store = "userId" in owner ? userCodes(owner.userId, owner.purposeKey, now) : standInCodes(owner.standIn, now);
+    const row = await store.newestLive();
+    const reserved = row !== undefined && (await store.reserve(row.id, policy.maxTries));
     let ok = false;
     if (reserved && row) ok = (await hasher.verify(row.code_hash, code.trim())).ok;
     else await hasher.verifyDummy(code);
-    if (ok && row) {
-      const used = await kysely
-        .updateTable("recovery_codes")
-        .set({ used_at: now })
-        .where("id", "=", row.id)
-        .where("used_at", "is", null)
-        .executeTakeFirst();
-      ok = Number(used.numUpdatedRows) === 1;
-    }
+    if (ok && row) ok = await store.spend(row.id);
     const attemptsRemaining = row && reserved && !ok ? Math.max(policy.maxTries - row.attempts - 1, 0) : 0;
     return { ok, reserved, attemptsRemaining };
   };
 
-  /** Flow tokens are "<subject key>.<secret>": the key names the user, or a stand-in for an unknown name. */
-  const readFlow = async (recoveryToken: string) => {
-    const dot = recoveryToken.indexOf(".");
-    if (dot < 1) return undefined;
-    const key = recoveryToken.slice(0, dot);
-    const link = await readLink(`recovery:${key}`, recoveryToken.slice(dot + 1));
-    return link && { key, link, secret: recoveryToken.slice(dot + 1) };
-  };
+  const changed = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows) === 1;
+
+  /** A user's codes for one purpose: the newest live one is the one checked. */
+  const userCodes = (userId: string, purposeKey: string, now: number) => ({
+    newestLive: () =>
+      kysely
+        .selectFrom("recovery_codes")
+        .select(["id", "code_hash", "attempts"])
+        .where("user_id", "=", userId)
+        .where("method_id", "=", purposeKey)
+        .where("used_at", "is", null)
+        .where("expires_at", ">", now)
+        .orderBy("created_at", "desc")
+        .executeTakeFirst(),
+    reserve: async (id: string, maxTries: number) =>
+      changed(
+        await kysely
+          .updateTable("recovery_codes")
+          .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+          .where("id", "=", id)
+          .where("attempts", "<", maxTries)
+          .where("used_at", "is", null)
+          .executeTakeFirst(),
+      ),
+    spend: async (id: string) =>
+      changed(
+        await kysely
+          .updateTable("recovery_codes")
+          .set({ used_at: now })
+          .where("id", "=", id)
+          .where("used_at", "is", null)
+          .executeTakeFirst(),
+      ),
+  });
+
+  /** The same for a stand-in's codes (same statements, its own table: no user row to point at). */
+  const standInCodes = (subject: string, now: number) => ({
+    newestLive: () =>
+      kysely
+        .selectFrom("recovery_decoys")
+        .select(["id", "code_hash", "attempts"])
+        .where("subject", "=", subject)
+        .where("used_at", "is", null)
+        .where("expires_at", ">", now)
+        .orderBy("created_at", "desc")
+        .executeTakeFirst(),
+    reserve: async (id: string, maxTries: number) =>
+      changed(
+        await kysely
+          .updateTable("recovery_decoys")
+          .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+          .where("id", "=", id)
+          .where("attempts", "<", maxTries)
+          .where("used_at", "is", null)
+          .executeTakeFirst(),
+      ),
+    spend: async (id: string) =>
+      changed(
+        await kysely
+          .updateTable("recovery_decoys")
+          .set({ used_at: now })
+          .where("id", "=", id)
+          .where("used_at", "is", null)
+          .executeTakeFirst(),
+      ),
+  });
 
   const notifyPinChanged = async (user: User, how: string) => {
     for (const channel of await methods.recoveryChannels(user)) {
@@ -261,6 +534,13 @@ export const createRecoveryService = ({
     }
   };
 
+  /** After Forgot PIN or Emergency Access, every method lock is lifted too: the person proved who they are. */
+  const clearMethodLocks = (userId: string) =>
+    repos.counters.clearMany(
+      METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, userId)),
+      clock.now(),
+    );
+
   const setPinWithResetToken = async (
     ctx: RequestContext,
     purpose: string,
@@ -269,35 +549,60 @@ export const createRecoveryService = ({
     reason: string,
   ) => {
     const link = await readLink(purpose, resetToken);
-    if (!link?.user_id) throw new AppError("setupLinkInvalid");
+    if (!link?.user_id) throw new AppError("recoveryLinkInvalid");
     const policy = await portalPolicy.current();
-    // Checked (and a rejected PIN reported) before the token is spent, so the user can simply try again.
-    const status = await pins.setOwn(ctx, link.user_id, newPin, {
-      reason,
-      allowPrevious: purpose === "emergency-reset" && policy.emergencyAccess.allowPreviousPin,
-    });
-    if (!(await consumeLink(purpose, resetToken))) throw new AppError("setupLinkInvalid");
+    // Spent first, atomically, so two requests with one token cannot both set a PIN; given back if the
+    // new PIN is refused, so the user can simply try another.
+    const spentAt = await consumeLink(purpose, resetToken);
+    if (spentAt === undefined) throw new AppError("recoveryLinkInvalid");
+    let status: Awaited<ReturnType<PinService["setOwn"]>>;
+    try {
+      status = await pins.setOwn(ctx, link.user_id, newPin, {
+        reason,
+        allowPrevious: purpose === "emergency-reset" && policy.emergencyAccess.allowPreviousPin,
+      });
+    } catch (error) {
+      await releaseLink(purpose, resetToken, spentAt);
+      throw error;
+    }
+    await clearMethodLocks(link.user_id);
     const user = await repos.users.findById(link.user_id);
     if (user)
       await notifyPinChanged(
         user,
-        reason === "emergencyAccess" ? "through Emergency Access" : "with a recovery code",
+        reason === "emergencyAccess" ? "through Emergency Access" : "with a recovery code or help-desk link",
       );
     return status;
+  };
+
+  /** The PINs a user can change after Emergency Access (seed 001: "select the method"). */
+  const pinBearingMethods = async (userId: string | null): Promise<PinBearingMethod[]> => {
+    const methodsOffered: PinBearingMethod[] = [
+      { id: "pin", label: "PIN", detail: "The PIN you sign in with." },
+    ];
+    if (userId && (await repos.qr.getMethod(userId))) {
+      methodsOffered.push({
+        id: "qr",
+        label: "QR code + PIN (your badge)",
+        detail: "Your badge uses the same PIN, so changing one changes both.",
+      });
+    }
+    return methodsOffered;
   };
 
   return {
     // ------------------------------------------------------------------ Forgot PIN
     async start(ctx: RequestContext, upn: string) {
-      const user = await repos.users.findByUpn(upn);
+      await assertAddressAllowed(ctx);
+      const user = await realUser(upn);
       const policy = await portalPolicy.current();
-      const key = user ? user.id : `u-${pseudo(upn, "flow").toString("hex").slice(0, 32)}`;
-      const token = `${key}.${await newLink(`recovery:${key}`, user?.id ?? null, FLOW_TTL_MS)}`;
-      const channels = user
-        ? (await methods.recoveryChannels(user))
-            .filter((c) => policy.recovery.channels.includes(c.channel))
-            .map(({ id, channel, masked }) => ({ id, channel, masked }))
-        : decoyChannels(upn).filter((c) => policy.recovery.channels.includes(c.channel));
+      const key = nameKey(upn);
+      const secret = await newLink(
+        `recovery:${key}:${upnKey(upn).slice(0, 256)}`,
+        user?.id ?? null,
+        FLOW_TTL_MS,
+      );
+      const channels = await channelsFor(upn, key, user);
       await audit.record(ctx, {
         action: "recovery.started",
         outcome: user ? "success" : "denied",
@@ -305,105 +610,118 @@ export const createRecoveryService = ({
         ...(user ? {} : { reason: "unknownUser" }),
       });
       return {
-        recoveryToken: token,
-        channels,
+        recoveryToken: `${key}.${secret}`,
+        channels: channels.map(({ id, channel, masked }) => ({ id, channel, masked })),
         helpdeskContact: policy.helpdeskContact,
         emergencyAccess: policy.emergencyAccess.enabled,
       };
     },
 
     /** Sends a code: 6-8 digits, single use, limited tries and lifetime, resend after a cooldown. */
-    async send(ctx: RequestContext, recoveryToken: string, channelId: string) {
-      const flow = await readFlow(recoveryToken);
-      if (!flow) throw new AppError("setupLinkInvalid");
-      const { link, key } = flow;
+    async send(ctx: RequestContext, recoveryToken: string, channelIdGiven: string) {
+      const flow = await readFlow("recovery", recoveryToken);
+      if (!flow) throw new AppError("recoveryLinkInvalid");
+      await assertAddressAllowed(ctx);
       const policy = (await portalPolicy.current()).recovery;
-      const now = clock.now();
-      const user = link.user_id ? await repos.users.findById(link.user_id) : undefined;
-      const channels = user ? await methods.recoveryChannels(user) : [];
-      const channel = channels.find((c) => c.id === channelId);
-
-      // Cooldown and hourly cap per user name, counted the same way whether or not the user exists.
-      const recent = await kysely
-        .selectFrom("one_time_links")
-        .select(["created_at"])
-        .where("purpose", "=", `recovery-sent:${key}`)
-        .where("created_at", ">", now - 3_600_000)
-        .orderBy("created_at", "desc")
-        .execute();
-      const last = recent[0]?.created_at;
-      if (last !== undefined && now - last < policy.resendCooldownSeconds * 1000) {
-        throw new AppError("resendTooSoon", {
-          resendAvailableAt: iso(last + policy.resendCooldownSeconds * 1000),
+      const user = flow.link.user_id ? await repos.users.findById(flow.link.user_id) : undefined;
+      const real = user?.accountEnabled ? user : undefined;
+      const channel = (await channelsFor(flow.rest, flow.key, real)).find((c) => c.id === channelIdGiven);
+      if (!channel) {
+        throw new AppError("invalidRequest", {
+          problems: [{ field: "channelId", message: "is not one of the channels offered; start again" }],
         });
       }
-      if (recent.length >= policy.perUserPerHour)
-        throw new AppError("recoveryRateLimited", { retryAfterMinutes: 60 });
-      await newLink(`recovery-sent:${key}`, null, 3_600_000);
-
-      const masked = channel?.masked ?? "•••";
-      let outboxId: string | null = null;
-      if (user && channel) {
-        outboxId = (
-          await issueCode(user, "recovery", channel, {
+      await assertSendAllowed(`recovery-sent:${flow.key}`, channel.channel);
+      let sent: { messageId: string; now: number; expiresAt: number };
+      if (real && channel.destination) {
+        sent = await issueCode(
+          real,
+          "recovery",
+          { channel: channel.channel, destination: channel.destination },
+          {
             purpose: "recoveryCode",
             subject: "Your PinDesk recovery code",
             text: (code, minutes) =>
               `Your PinDesk recovery code is ${code}. It is valid for ${minutes} minutes. If you did not ask for it, ignore this message and tell your help desk.`,
-          })
-        ).messageId;
+          },
+        );
         await audit.record(ctx, {
           action: "recovery.codeSent",
           outcome: "success",
-          target: target(user),
-          details: { channel: channel.channel, to: channel.masked, messageId: outboxId },
+          target: target(real),
+          details: { channel: channel.channel, to: channel.masked, messageId: sent.messageId },
         });
       } else {
-        // Same work as a real send, so the answer takes as long and looks the same.
-        await hasher.hash(randomToken(6));
+        sent = await issueStandInCode(flow.key, channel.channel);
       }
       return {
-        sentAt: iso(now),
-        to: masked,
-        channel: channel?.channel ?? (channelId === "directory-phone" ? "sms" : "email"),
-        messageId: outboxId ?? digestToken(recoveryToken).slice(0, 36),
-        expiresAt: iso(now + policy.ttlMinutes * 60_000),
-        resendAvailableAt: iso(now + policy.resendCooldownSeconds * 1000),
+        sentAt: iso(sent.now),
+        to: channel.masked,
+        channel: channel.channel,
+        messageId: sent.messageId,
+        expiresAt: iso(sent.expiresAt),
+        resendAvailableAt: iso(sent.now + policy.resendCooldownSeconds * 1000),
       };
     },
 
     /** Delivery status of the last code sent in this flow, in plain words for the person waiting. */
     async deliveryStatus(recoveryToken: string) {
-      const flow = await readFlow(recoveryToken);
-      if (!flow) throw new AppError("setupLinkInvalid");
+      const flow = await readFlow("recovery", recoveryToken);
+      if (!flow) throw new AppError("recoveryLinkInvalid");
       const { link } = flow;
-      const last = link.user_id
-        ? await kysely
-            .selectFrom("recovery_codes")
-            .selectAll()
-            .where("user_id", "=", link.user_id)
-            .where("method_id", "=", "recovery")
-            .orderBy("created_at", "desc")
-            .executeTakeFirst()
-        : undefined;
+      const none = { status: "none", detail: null as string | null, attempt: 0, nextAttemptAt: null };
+      if (!link.user_id) {
+        // A stand-in "delivers" exactly as the configured channel would: accepted, or not configured.
+        const last = await kysely
+          .selectFrom("recovery_decoys")
+          .select(["channel"])
+          .where("subject", "=", flow.key)
+          .orderBy("created_at", "desc")
+          .executeTakeFirst();
+        if (!last) return none;
+        const unavailable = outbox.unavailable(last.channel);
+        return unavailable
+          ? {
+              status: "failed",
+              detail: `The message could not be delivered: ${unavailable}.`,
+              attempt: 1,
+              nextAttemptAt: null,
+            }
+          : { status: "accepted", detail: null, attempt: 1, nextAttemptAt: null };
+      }
+      const last = await kysely
+        .selectFrom("recovery_codes")
+        .select(["outbox_id"])
+        .where("user_id", "=", link.user_id)
+        .where("method_id", "=", "recovery")
+        .orderBy("created_at", "desc")
+        .executeTakeFirst();
       const message = last?.outbox_id ? await outbox.get(last.outbox_id) : undefined;
-      if (!message) return { status: "accepted", detail: null as string | null };
+      if (!message) return none;
+      const reason = message.lastError ?? "the provider gave no reason";
       return {
-        status: message.status,
+        status: message.state,
         detail:
-          message.status === "failed"
-            ? `The message could not be delivered: ${message.lastError ?? "the provider refused it"}.`
-            : message.status === "queued" && message.attempts > 0
-              ? `Delivery failed (${message.lastError ?? "unknown reason"}); retrying${message.nextAttemptAt ? ` at ${message.nextAttemptAt}` : ""}.`
-              : null,
+          message.state === "failed"
+            ? `The message could not be delivered: ${reason}.`
+            : message.state === "expired"
+              ? `The message could not be delivered in time: ${reason}.`
+              : message.state === "retrying"
+                ? `Attempt ${message.attempts} of ${message.maxAttempts} failed (${reason}); retrying${message.nextAttemptAt ? ` at ${message.nextAttemptAt}` : ""}.`
+                : null,
+        attempt: message.attempts,
+        nextAttemptAt: message.nextAttemptAt,
       };
     },
 
     async verifyCode(ctx: RequestContext, recoveryToken: string, code: string) {
-      const flow = await readFlow(recoveryToken);
-      if (!flow) throw new AppError("setupLinkInvalid");
+      const flow = await readFlow("recovery", recoveryToken);
+      if (!flow) throw new AppError("recoveryLinkInvalid");
       const { link } = flow;
-      const checked = await checkCode(link.user_id, "recovery", code);
+      const checked = await checkCode(
+        link.user_id ? { userId: link.user_id, purposeKey: "recovery" } : { standIn: flow.key },
+        code,
+      );
       if (!checked.ok || !link.user_id) {
         await audit.record(ctx, {
           action: "recovery.codeChecked",
@@ -413,7 +731,7 @@ export const createRecoveryService = ({
         });
         throw new AppError("recoveryCodeInvalid", { attemptsRemaining: checked.attemptsRemaining });
       }
-      await consumeLink(`recovery:${flow.key}`, flow.secret);
+      if ((await consumeLink(link.purpose, flow.secret)) === undefined) throw new AppError("recoveryLinkInvalid");
       await audit.record(ctx, {
         action: "recovery.codeChecked",
         outcome: "success",
@@ -430,18 +748,7 @@ export const createRecoveryService = ({
       const destination = (await methods.recoveryChannels(user)).find((c) => c.channel === channel);
       if (!destination) throw new AppError("methodNotEnrolled", { method: channel });
       const policy = (await portalPolicy.current()).recovery;
-      const last = await kysely
-        .selectFrom("recovery_codes")
-        .select("created_at")
-        .where("user_id", "=", user.id)
-        .where("method_id", "=", `signin:${channel}`)
-        .orderBy("created_at", "desc")
-        .executeTakeFirst();
-      if (last && clock.now() - last.created_at < policy.resendCooldownSeconds * 1000) {
-        throw new AppError("resendTooSoon", {
-          resendAvailableAt: iso(last.created_at + policy.resendCooldownSeconds * 1000),
-        });
-      }
+      await assertSendAllowed(`signin-code:${user.id}`, channel);
       const sent = await issueCode(user, `signin:${channel}`, destination, {
         purpose: "signInCode",
         subject: "Your PinDesk sign-in code",
@@ -457,30 +764,32 @@ export const createRecoveryService = ({
         to: destination.masked,
         sentAt: iso(sent.now),
         messageId: sent.messageId,
+        expiresAt: iso(sent.expiresAt),
         resendAvailableAt: iso(sent.now + policy.resendCooldownSeconds * 1000),
       };
     },
 
     async verifySignInCode(ctx: RequestContext, user: User, channel: "email" | "sms", code: string) {
-      const checked = await checkCode(user.id, `signin:${channel}`, code);
+      const checked = await checkCode({ userId: user.id, purposeKey: `signin:${channel}` }, code);
       if (!checked.ok) {
         await audit.record(ctx, { action: `signin.${channel}`, outcome: "failure", target: target(user) });
         throw new AppError("recoveryCodeInvalid", { attemptsRemaining: checked.attemptsRemaining });
       }
     },
 
-    /** Confirms a newly added email address or phone number with a code sent to it. */
-    async sendContactCode(
-      ctx: RequestContext,
-      user: User,
-      methodId: string,
-      channel: "email" | "sms",
-      destination: string,
-    ) {
+    /**
+     * Adds an email address or phone number and sends a code to confirm it. The same cooldown and
+     * hourly cap as recovery codes apply per user, checked before anything is added or sent, so the
+     * form cannot be used to send a stream of messages to any address.
+     */
+    async addContact(ctx: RequestContext, user: User, channel: "email" | "sms", destination: string) {
+      const policy = (await portalPolicy.current()).recovery;
+      await assertSendAllowed(`contact:${user.id}`, channel);
+      const { row, destination: normalised } = await methods.addContact(ctx, user, channel, destination);
       const sent = await issueCode(
         user,
-        `contact:${methodId}`,
-        { channel, destination },
+        `contact:${row.id}`,
+        { channel, destination: normalised },
         {
           purpose: "contactVerification",
           subject: "Confirm your address for PinDesk",
@@ -493,11 +802,19 @@ export const createRecoveryService = ({
         outcome: "success",
         target: target(user),
       });
-      return { messageId: sent.messageId, sentAt: iso(sent.now) };
+      const masked = channel === "email" ? maskEmail(normalised) : maskPhone(normalised);
+      return {
+        methodId: row.id,
+        messageId: sent.messageId,
+        sentAt: iso(sent.now),
+        expiresAt: iso(sent.expiresAt),
+        resendAvailableAt: iso(sent.now + policy.resendCooldownSeconds * 1000),
+        to: masked,
+      };
     },
 
     async verifyContactCode(ctx: RequestContext, user: User, methodId: string, code: string) {
-      const checked = await checkCode(user.id, `contact:${methodId}`, code);
+      const checked = await checkCode({ userId: user.id, purposeKey: `contact:${methodId}` }, code);
       if (!checked.ok)
         throw new AppError("recoveryCodeInvalid", { attemptsRemaining: checked.attemptsRemaining });
       return methods.markContactVerified(ctx, user, methodId);
@@ -518,7 +835,8 @@ export const createRecoveryService = ({
           ],
         });
       }
-      const token = await newLink("recovery-reset", user.id, 24 * 3_600_000);
+      const ttlMs = 24 * HOUR_MS;
+      const token = await newLink("recovery-reset", user.id, ttlMs);
       const message = await outbox.enqueue({
         userId: user.id,
         channel: channel.channel,
@@ -526,6 +844,7 @@ export const createRecoveryService = ({
         purpose: "recoveryLink",
         subject: "Set a new PinDesk PIN",
         text: `Your help desk sent you this link to set a new PIN. It works once, for 24 hours: ${publicUrl}/portal/reset#${token}`,
+        expiresAt: clock.now() + ttlMs,
       });
       void outbox.deliver(message.id).catch(() => undefined);
       await audit.record(ctx, {
@@ -584,11 +903,18 @@ export const createRecoveryService = ({
       return rows.map((r) => r.question_id);
     },
 
-    /** A random subset of the user's questions (or of the list, for unknown or unregistered users). */
+    /**
+     * A random subset of the user's registered questions. For a name without enough registered answers
+     * (unknown, or never registered) the "registered" questions are a keyed-hash pick from the list, so
+     * repeated starts draw from the same few questions exactly as for a real user.
+     */
     async emergencyStart(ctx: RequestContext, upn: string) {
       const policy = (await portalPolicy.current()).emergencyAccess;
       if (!policy.enabled) throw new AppError("emergencyAccessDisabled");
-      const user = await repos.users.findByUpn(upn);
+      await assertAddressAllowed(ctx);
+      const user = await realUser(upn);
+      const key = nameKey(upn);
+      const listed = policy.questions.map((q) => q.id);
       const registered = user
         ? (
             await kysely
@@ -596,35 +922,40 @@ export const createRecoveryService = ({
               .select("question_id")
               .where("user_id", "=", user.id)
               .execute()
-          ).map((r) => r.question_id)
+          )
+            .map((r) => r.question_id)
+            .filter((id) => listed.includes(id))
         : [];
-      const pool = registered.length >= policy.askCount ? registered : policy.questions.map((q) => q.id);
-      const chosen = [...pool].sort(() => randomInt(3) - 1).slice(0, policy.askCount);
-      const token = await newLink(
-        `emergency:${chosen.join(",")}`,
-        user && registered.length >= policy.askCount ? user.id : null,
-        FLOW_TTL_MS,
-      );
+      const pool =
+        registered.length >= policy.askCount
+          ? registered.sort()
+          : shuffled(listed, keyedRandom(`questions:${key}`)).slice(0, policy.registerCount);
+      const chosen = shuffled(pool, (n) => randomInt(n)).slice(0, policy.askCount);
+      const secret = await newLink(`emergency:${key}:${JSON.stringify(chosen)}`, user?.id ?? null, FLOW_TTL_MS);
       await audit.record(ctx, {
         action: "emergency.started",
         outcome: user ? "success" : "denied",
         target: { id: user?.id ?? null, upn: upn.slice(0, 256) },
       });
       return {
-        emergencyToken: `${chosen.join(",")}.${token}`,
+        emergencyToken: `${key}.${secret}`,
         questions: chosen.map((id) => ({ id, text: policy.questions.find((q) => q.id === id)?.text ?? id })),
       };
     },
 
     async emergencyAnswer(ctx: RequestContext, emergencyToken: string, answers: Record<string, string>) {
-      const dot = emergencyToken.indexOf(".");
-      const chosen = emergencyToken.slice(0, dot);
-      const token = emergencyToken.slice(dot + 1);
-      const purpose = `emergency:${chosen}`;
-      const link = dot > 0 ? await readLink(purpose, token) : undefined;
-      if (!link) throw new AppError("setupLinkInvalid");
+      const policy = (await portalPolicy.current()).emergencyAccess;
+      // Turned off while someone was answering: it is off.
+      if (!policy.enabled) throw new AppError("emergencyAccessDisabled");
+      const flow = await readFlow("emergency", emergencyToken);
+      if (!flow) throw new AppError("recoveryLinkInvalid");
+      const { link } = flow;
+      const chosen = JSON.parse(flow.rest) as string[];
       const lockout = (await policies.pinPolicy()).lockout;
-      const subject = link.user_id ? `emergency:${link.user_id}` : `emergency-unknown:${digestToken(token)}`;
+      // One counter per user name: a real user's own, or the name's (so a stand-in locks the same way).
+      const subject = link.user_id
+        ? methodCounterSubject("emergency", link.user_id)
+        : `emergency-unknown:${flow.key}`;
       const stored = link.user_id
         ? await kysely
             .selectFrom("security_answers")
@@ -633,8 +964,8 @@ export const createRecoveryService = ({
             .execute()
         : [];
       const result = await attempts.attempt(subject, lockout, async () => {
-        let all = stored.length > 0;
-        for (const id of chosen.split(",")) {
+        let all = link.user_id !== null;
+        for (const id of chosen) {
           const row = stored.find((s) => s.question_id === id);
           const given = normaliseAnswer(String(answers[id] ?? ""));
           if (!row) {
@@ -658,23 +989,34 @@ export const createRecoveryService = ({
         }
         throw new AppError("emergencyAnswersWrong", { attemptsRemaining: result.attemptsRemaining });
       }
-      await consumeLink(purpose, token);
+      if ((await consumeLink(link.purpose, flow.secret)) === undefined) throw new AppError("recoveryLinkInvalid");
       await audit.record(ctx, {
         action: "emergency.answered",
         outcome: "success",
         target: { id: link.user_id, upn: null },
       });
-      const user = link.user_id ? await repos.users.findById(link.user_id) : undefined;
-      const hasQr = user ? (await repos.qr.getMethod(user.id)) !== undefined : false;
       return {
         resetToken: await newLink("emergency-reset", link.user_id, RESET_TTL_MS),
-        // "Choose the method whose PIN to change": the PIN, used by every PIN sign-in including QR badges.
-        methods: [{ id: "pin", label: hasQr ? "PIN (also used with your QR badge)" : "PIN" }],
+        methods: await pinBearingMethods(link.user_id),
       };
     },
 
-    setPinAfterEmergency: (ctx: RequestContext, resetToken: string, newPin: string) =>
-      setPinWithResetToken(ctx, "emergency-reset", resetToken, newPin, "emergencyAccess"),
+    /** The new PIN after Emergency Access, for the method the user chose among those offered. */
+    async setPinAfterEmergency(ctx: RequestContext, resetToken: string, newPin: string, methodId = "pin") {
+      if (!(await portalPolicy.current()).emergencyAccess.enabled)
+        throw new AppError("emergencyAccessDisabled");
+      const link = await readLink("emergency-reset", resetToken);
+      if (!link?.user_id) throw new AppError("recoveryLinkInvalid");
+      const offered = await pinBearingMethods(link.user_id);
+      const method = offered.find((m) => m.id === methodId);
+      if (!method) {
+        throw new AppError("invalidRequest", {
+          problems: [{ field: "methodId", message: `must be one of: ${offered.map((m) => m.id).join(", ")}` }],
+        });
+      }
+      const status = await setPinWithResetToken(ctx, "emergency-reset", resetToken, newPin, "emergencyAccess");
+      return { status, method, alsoChanged: offered.filter((m) => m.id !== method.id) };
+    },
 
     maskFor: (channel: "email" | "sms", destination: string) =>
       channel === "email" ? maskEmail(destination) : maskPhone(destination),
