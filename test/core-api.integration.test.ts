@@ -350,3 +350,54 @@ describe.each(dialects)("concurrent writes on %s", (dialect) => {
     }
   });
 });
+
+describe.each(dialects)("refusals are answered and audited on %s", (dialect) => {
+  let t: TestInstance;
+  let admin: string;
+  beforeAll(async () => {
+    t = await createTestInstance(dialect);
+    admin = await bearerFor(t, "Pin.ReadWrite.All", "Policy.ReadWrite.PinPolicy");
+    await t.services.users.create(cliContext, { userPrincipalName: "bo@contoso.com", displayName: "Bo" });
+  });
+  afterAll(() => t?.close());
+
+  it("removing a PIN that does not exist says so instead of reporting success", async () => {
+    const res = await t.app.inject({
+      method: "DELETE",
+      url: "/api/v1/users/bo@contoso.com/pin",
+      headers: { authorization: admin },
+    });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.code).toBe("noPin");
+    expect(await t.services.audit.query({ action: "pin.removed", limit: 5 })).toHaveLength(0);
+  });
+
+  it("a refused policy change and a refused PIN change are both in the audit log, without the PIN", async () => {
+    const bad = await t.app.inject({
+      method: "PATCH",
+      url: "/api/v1/policies/pin",
+      headers: { authorization: admin },
+      payload: { minLength: 2 },
+    });
+    expect(bad.statusCode).toBe(400);
+    const [policyEvent] = await t.services.audit.query({ action: "policy.updated", limit: 1 });
+    expect(policyEvent).toMatchObject({ outcome: "failure" });
+
+    await t.services.pins.set(cliContext, "bo@contoso.com", "482915");
+    await expect(
+      t.services.pins.change(cliContext, "bo@contoso.com", "482915", "1111"),
+    ).rejects.toMatchObject({
+      code: "pinTooShort",
+    });
+    const [changeEvent] = await t.services.audit.query({ action: "pin.changed", limit: 1 });
+    expect(changeEvent).toMatchObject({ outcome: "failure", reason: "pinTooShort" });
+    expect(JSON.stringify(changeEvent)).not.toContain("1111");
+    await expect(t.services.pins.changeWithToken(cliContext, "forged-token", "730164")).rejects.toMatchObject(
+      {
+        code: "pinChangeTokenInvalid",
+      },
+    );
+    const [tokenEvent] = await t.services.audit.query({ action: "pin.changed", limit: 1 });
+    expect(tokenEvent).toMatchObject({ outcome: "failure", reason: "pinChangeTokenInvalid" });
+  });
+});

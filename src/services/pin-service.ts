@@ -183,6 +183,23 @@ export const createPinService = ({
     }
   };
 
+  /** A PIN change refused by the policy is audited with the reason (never the PIN), then reported. */
+  const rejectionsAudited = async (ctx: RequestContext, user: User, check: () => Promise<void>) => {
+    try {
+      await check();
+    } catch (error) {
+      if (error instanceof AppError) {
+        await audit.record(ctx, {
+          action: "pin.changed",
+          outcome: "failure",
+          target: target(user),
+          reason: error.code,
+        });
+      }
+      throw error;
+    }
+  };
+
   interface StoreOptions {
     isTemporary: boolean;
     temporaryExpiresAt: number | null;
@@ -437,12 +454,29 @@ export const createPinService = ({
       const tokenHash = digestToken(changeToken);
       const found = await changeTokens.findValid(tokenHash, clock.now());
       const user = found && (await users.findById(found.userId));
-      if (!user) throw new AppError("pinChangeTokenInvalid");
+      if (!user) {
+        await audit.record(ctx, {
+          action: "pin.changed",
+          outcome: "failure",
+          reason: "pinChangeTokenInvalid",
+        });
+        throw new AppError("pinChangeTokenInvalid");
+      }
       const policy = await policies.pinPolicy();
-      await assertPinAllowed(user, newPin, policy, await pins.get(user.id));
+      await rejectionsAudited(ctx, user, async () =>
+        assertPinAllowed(user, newPin, policy, await pins.get(user.id)),
+      );
       // Consumed only once the new PIN is known to be acceptable, so a rejected PIN does not burn the token.
       const consumed = await changeTokens.consume(tokenHash, clock.now());
-      if (consumed !== user.id) throw new AppError("pinChangeTokenInvalid");
+      if (consumed !== user.id) {
+        await audit.record(ctx, {
+          action: "pin.changed",
+          outcome: "failure",
+          target: target(user),
+          reason: "pinChangeTokenInvalid",
+        });
+        throw new AppError("pinChangeTokenInvalid");
+      }
       await storePin(user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
@@ -467,7 +501,7 @@ export const createPinService = ({
       ) {
         throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
       }
-      await assertPinAllowed(user, newPin, policy, cred);
+      await rejectionsAudited(ctx, user, () => assertPinAllowed(user, newPin, policy, cred));
       await storePin(user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
@@ -645,11 +679,13 @@ export const createPinService = ({
     async remove(ctx: RequestContext, idOrUpn: string): Promise<void> {
       const user = await requireUser(idOrUpn);
       assertCanManage(ctx.actor, user);
-      await db.transaction(async (trx) => {
+      const removed = await db.transaction(async (trx) => {
         const tx = createRepos({ ...db, kysely: trx });
-        await tx.pins.delete(user.id);
+        const deleted = await tx.pins.delete(user.id);
         await tx.counters.clear(pinSubject(user.id), clock.now());
+        return deleted;
       });
+      if (!removed) throw new AppError("noPin", { user: user.userPrincipalName });
       await audit.record(ctx, { action: "pin.removed", outcome: "success", target: target(user) });
     },
   };

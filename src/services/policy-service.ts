@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { defaultPinPolicy, type PinPolicy, parsePinPolicy } from "../domain/pin-policy.ts";
-import { isUniqueViolation } from "../store/db-errors.ts";
+import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
+import { isUniqueViolation } from "../store/db-errors.ts";
 import { createRepos } from "../store/index.ts";
 import type { PoliciesRepo } from "../store/repos/policies.ts";
 import type { AuditService } from "./audit-service.ts";
@@ -43,11 +44,18 @@ export const createPolicyService = ({
   // Every verification reads the policy; a second-long cache saves that query. A change made by
   // another PinDesk process is seen within CACHE_MS; a change made here, at once.
   let cached: { value: VersionedPolicy; until: number } | undefined;
+  // Bumped by every save here: a load that started before a save must not cache what it read.
+  let generation = 0;
+  const invalidate = () => {
+    generation++;
+    cached = undefined;
+  };
   const current = async (): Promise<VersionedPolicy> => {
     const now = clock.now();
     if (cached && cached.until > now && cached.until - CACHE_MS <= now) return cached.value;
+    const startedAt = generation;
     const value = await load();
-    cached = { value, until: clock.now() + CACHE_MS };
+    if (generation === startedAt) cached = { value, until: clock.now() + CACHE_MS };
     return value;
   };
   const load = async (): Promise<VersionedPolicy> => {
@@ -87,8 +95,9 @@ export const createPolicyService = ({
         pinsCheckedAtNextSignIn: effect.unknown,
       },
     });
-    cached = undefined;
-    return { ...(await current()), effect };
+    invalidate();
+    // What this call saved (another save may already have followed it).
+    return { policy, version, updatedAt: new Date(now).toISOString(), updatedBy: by, effect };
   };
 
   return {
@@ -118,8 +127,23 @@ export const createPolicyService = ({
       // version in between (the version number is taken), it is re-applied over theirs, not lost.
       for (let attempt = 1; ; attempt++) {
         const before = await load();
+        let policy: PinPolicy;
         try {
-          return await save(ctx, parsePinPolicy(change, before.policy), before.version, "policy.updated");
+          policy = parsePinPolicy(change, before.policy);
+        } catch (error) {
+          // A refused change is audited with its problems (policy settings are not secrets).
+          if (error instanceof AppError) {
+            await audit.record(ctx, {
+              action: "policy.updated",
+              outcome: "failure",
+              reason: error.code,
+              details: { policy: PIN_POLICY, ...error.details },
+            });
+          }
+          throw error;
+        }
+        try {
+          return await save(ctx, policy, before.version, "policy.updated");
         } catch (error) {
           if (attempt >= MAX_SAVE_ATTEMPTS || !isUniqueViolation(error, "policies.name,version")) throw error;
           await sleep(Math.random() * 10 * attempt);
