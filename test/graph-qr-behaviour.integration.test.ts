@@ -327,3 +327,36 @@ describe.each(dialects)("Graph QR behaviour on %s", (dialect) => {
     expect(() => assertPermission(app("Directory.ReadWrite.All"), "qr.read", false)).toThrow();
   });
 });
+
+describe.each(dialects)("Directory.* application permissions on %s", (dialect) => {
+  let t: TestInstance;
+  beforeAll(async () => {
+    t = await createTestInstance(dialect);
+  });
+  afterAll(() => t?.close());
+
+  it("an application created with Directory.Read.All lists users but cannot create one", async () => {
+    const reader = await bearerFor(t, "Directory.Read.All");
+    const list = await t.app.inject({
+      method: "GET",
+      url: "/v1.0/users",
+      headers: { authorization: reader },
+    });
+    expect(list.statusCode).toBe(200);
+    const create = await t.app.inject({
+      method: "POST",
+      url: "/v1.0/users",
+      headers: { authorization: reader },
+      payload: { userPrincipalName: "dir@contoso.com", displayName: "Dir", accountEnabled: true },
+    });
+    expect(create.statusCode).toBe(403);
+    const writer = await bearerFor(t, "Directory.ReadWrite.All");
+    const created = await t.app.inject({
+      method: "POST",
+      url: "/v1.0/users",
+      headers: { authorization: writer },
+      payload: { userPrincipalName: "dir@contoso.com", displayName: "Dir", accountEnabled: true },
+    });
+    expect(created.statusCode).toBe(201);
+  });
+});

@@ -16,6 +16,8 @@ export const KNOWN_PERMISSIONS = [
   "AuditLog.Read.All",
   "User.Read.All",
   "User.ReadWrite.All",
+  "Directory.Read.All",
+  "Directory.ReadWrite.All",
   "UserAuthMethod-QR.Read.All",
   "UserAuthMethod-QR.ReadWrite.All",
   "UserAuthenticationMethod.Read.All",
