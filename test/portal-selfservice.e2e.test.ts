@@ -77,7 +77,11 @@ describe("self-service portal in Chromium", () => {
 
     await page.getByLabel("User name").fill(UPN);
     await page.getByRole("button", { name: "Next" }).click();
-    await expect.poll(() => page.getByTestId("step-progress").textContent(), WAIT).toBe("Step 1 of 1: PIN");
+    // Before the PIN nothing about the account is shown: the same "Step 1: PIN" for every user name.
+    await expect.poll(() => page.getByTestId("step-progress").textContent(), WAIT).toBe("Step 1: PIN");
+    expect(await page.getByTestId("later-steps").textContent()).toBe(
+      "If your organisation asks for more than a PIN, the next steps appear after it.",
+    );
     await screenshot(page, "signin-pin");
 
     await enterPin("111119");
@@ -167,7 +171,7 @@ describe("self-service portal in Chromium", () => {
     expect(session.status()).toBe(401);
 
     await signInStart();
-    await expect.poll(() => page.getByTestId("step-progress").textContent(), WAIT).toBe("Step 1 of 2: PIN");
+    await expect.poll(() => page.getByTestId("step-progress").textContent(), WAIT).toBe("Step 1: PIN");
     await enterPin(FIRST_PIN);
     await expect
       .poll(() => page.getByTestId("step-progress").textContent(), WAIT)

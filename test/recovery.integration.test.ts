@@ -766,7 +766,7 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
       state: "expired",
       destinationMasked: "s•••k@outlook.com",
     });
-    expect(mail?.statusText).toContain(
+    expect((mail as { statusText?: string } | undefined)?.statusText).toContain(
       "Not delivered, and no longer worth delivering: 550 5.1.1 mailbox unavailable",
     );
     expect(detail.whyStuck.summary.join(" ") + detail.whyStuck.nextStep).toContain("not arriving");

@@ -75,7 +75,9 @@ export const startSmtp = async (options: { refuse?: (address: string, attempt: n
       for (;;) {
         const last = messages
           .slice(after)
-          .filter((m) => m.to.includes(address) && m.subject.includes(subject) && /code is (\d+)/.test(m.text))
+          .filter(
+            (m) => m.to.includes(address) && m.subject.includes(subject) && /code is (\d+)/.test(m.text),
+          )
           .at(-1);
         const code = last && /code is (\d+)/.exec(last.text)?.[1];
         if (code) return code;

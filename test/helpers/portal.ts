@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { copyFile, mkdir } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { generate } from "otplib";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { updateScreenshots } from "../../src/config.ts";
 import { cliContext } from "../../src/services/context.ts";
+import type { Dialect } from "../../src/store/db.ts";
 import { createTestInstance, type InstanceOptions, type TestInstance } from "./instance.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -107,14 +109,17 @@ export interface PortalInstance {
 }
 
 /**
- * A test instance over SQLite listening on 127.0.0.1 with PINDESK_PUBLIC_URL=http://localhost:<port>.
- * The port is picked free just before (the public URL must be known when the services are built).
+ * A test instance (SQLite unless told otherwise) listening on 127.0.0.1 with
+ * PINDESK_PUBLIC_URL=http://localhost:<port>. The port is picked free just before (the public URL must
+ * be known when the services are built).
  */
-export const startPortal = async (options: InstanceOptions = {}): Promise<PortalInstance> => {
+export const startPortal = async (
+  options: InstanceOptions & { dialect?: Dialect } = {},
+): Promise<PortalInstance> => {
   await ensureWebBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
-  const t = await createTestInstance("sqlite", {
+  const t = await createTestInstance(options.dialect ?? "sqlite", {
     ...options,
     env: { PINDESK_PUBLIC_URL: baseUrl, ...options.env },
   });
@@ -167,10 +172,32 @@ export const addVirtualAuthenticator = async (page: Page) => {
   return { cdp, authenticatorId };
 };
 
-/** Full-page screenshot into test-artifacts/ (gitignored) for the README and for reviewing the pages. */
+/** The portal pages the README shows (docs/screenshots/portal-<name>.png). */
+const README_SHOTS = [
+  "signin-pin",
+  "signin-totp",
+  "change-pin-live",
+  "methods",
+  "forgot-sent",
+  "forgot-delivery-failed",
+  "emergency-questions",
+  "emergency-method",
+  "policy-change",
+];
+
+/**
+ * Full-page screenshot into test-artifacts/ (gitignored) for reviewing the pages; with
+ * PINDESK_UPDATE_SCREENSHOTS=1 the README's own ones in docs/screenshots/ are refreshed too.
+ */
 export const screenshot = async (page: Page, name: string): Promise<void> => {
   await mkdir(artifactsDir, { recursive: true });
-  await page.screenshot({ path: path.join(artifactsDir, `portal-${name}.png`), fullPage: true });
+  const file = path.join(artifactsDir, `portal-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (updateScreenshots() && README_SHOTS.includes(name)) {
+    const docs = path.join(root, "docs", "screenshots");
+    await mkdir(docs, { recursive: true });
+    await copyFile(file, path.join(docs, `portal-${name}.png`));
+  }
 };
 
 export const addUser = async (

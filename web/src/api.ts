@@ -21,6 +21,8 @@ export interface StepView {
   method?: MethodType;
   message?: string;
   reason?: string;
+  /** Before the PIN is accepted only the PIN step is listed; the rest of the set follows after it. */
+  laterStepsHidden?: boolean;
   /**
    * Client-side only: when the server asks for a new PIN because the policy changed, the rules the PIN
    * just typed breaks (worked out in the browser from the policy; the PIN itself is not kept).
@@ -132,11 +134,15 @@ export interface RecoverySent {
   resendAvailableAt: string;
 }
 
-export type DeliveryState = "queued" | "sending" | "accepted" | "failed";
+/** "retrying": an attempt failed and another is scheduled; "expired": the code ran out before delivery. */
+export type DeliveryState = "none" | "queued" | "sending" | "retrying" | "accepted" | "failed" | "expired";
 
 export interface DeliveryStatus {
   status: DeliveryState | string;
   detail: string | null;
+  /** Attempts made so far. */
+  attempt: number;
+  nextAttemptAt: string | null;
 }
 
 export interface EmergencyStart {
@@ -146,7 +152,8 @@ export interface EmergencyStart {
 
 export interface EmergencyAnswered {
   resetToken: string;
-  methods: { id: string; label: string }[];
+  /** The PINs the user can change (the portal PIN; a QR badge shares it). */
+  methods: { id: string; label: string; detail: string }[];
 }
 
 export interface Done {
@@ -421,7 +428,7 @@ export const api = {
     start: (userPrincipalName: string) => post<EmergencyStart>("/emergency/start", { userPrincipalName }),
     answer: (emergencyToken: string, answers: Record<string, string>) =>
       post<EmergencyAnswered>("/emergency/answer", { emergencyToken, answers }),
-    setPin: (resetToken: string, newPin: string, confirmPin: string) =>
-      post<Done>("/emergency/pin", { resetToken, newPin, confirmPin }),
+    setPin: (resetToken: string, newPin: string, confirmPin: string, methodId?: string) =>
+      post<Done>("/emergency/pin", { resetToken, newPin, confirmPin, ...(methodId ? { methodId } : {}) }),
   },
 };

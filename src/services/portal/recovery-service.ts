@@ -134,7 +134,10 @@ export const createRecoveryService = ({
   const keyed = (text: string) => createHmac("sha256", keyring.current.secret).update(text).digest();
 
   /** The same for every flow of one user name, real or not; reveals nothing without the key. */
-  const nameKey = (upn: string) => keyed(`recovery-name:${upnKey(upn)}`).toString("hex").slice(0, 32);
+  const nameKey = (upn: string) =>
+    keyed(`recovery-name:${upnKey(upn)}`)
+      .toString("hex")
+      .slice(0, 32);
 
   /** A reproducible uniform draw below n from a keyed-hash stream (rejection sampling, no bias). */
   const keyedRandom = (seed: string) => {
@@ -184,7 +187,10 @@ export const createRecoveryService = ({
     const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
     for (const u of users) {
       const mine = extra.filter((e) => e.user_id === u.id);
-      const mails = new Set([u.mail, ...mine.filter((e) => e.type === "email").map((e) => JSON.parse(e.data).address)]);
+      const mails = new Set([
+        u.mail,
+        ...mine.filter((e) => e.type === "email").map((e) => JSON.parse(e.data).address),
+      ]);
       const phones = new Set([
         u.mobile_phone,
         ...mine.filter((e) => e.type === "sms").map((e) => JSON.parse(e.data).phone),
@@ -193,7 +199,13 @@ export const createRecoveryService = ({
       mails.delete(undefined);
       phones.delete(null);
       phones.delete(undefined);
-      for (const m of mails) bump(domains, String(m).slice(String(m).lastIndexOf("@") + 1).toLowerCase());
+      for (const m of mails)
+        bump(
+          domains,
+          String(m)
+            .slice(String(m).lastIndexOf("@") + 1)
+            .toLowerCase(),
+        );
       for (const p of phones) bump(prefixes, maskPhone(String(p)).split(" ")[0] ?? "");
       bump(counts, `${Math.min(mails.size, 2)}:${Math.min(phones.size, 2)}`);
     }
@@ -219,8 +231,14 @@ export const createRecoveryService = ({
   const standInChannels = async (upn: string, key: string): Promise<Channel[]> => {
     const mix = await channelMix();
     const draw = keyedRandom(`channels:${key}`);
-    let pick = draw(mix.total);
-    const combo = mix.combos.find((c) => (pick -= c.weight) < 0) ?? mix.combos[0];
+    // The combination whose share of the directory this name's draw falls into.
+    const pick = draw(mix.total);
+    let below = 0;
+    const combo =
+      mix.combos.find((c) => {
+        below += c.weight;
+        return pick < below;
+      }) ?? mix.combos[0];
     const letters = "abcdefghijklmnopqrstuvwxyz";
     const letter = () => letters[draw(26)] as string;
     const out: Channel[] = [];
@@ -349,7 +367,8 @@ export const createRecoveryService = ({
     const policy = (await portalPolicy.current()).recovery;
     const cooldownMs = policy.resendCooldownSeconds * 1000;
     const last = await limits.last(`${subject}:${channel}`, cooldownMs);
-    if (last !== undefined) throw new AppError("resendTooSoon", { resendAvailableAt: iso(last + cooldownMs) });
+    if (last !== undefined)
+      throw new AppError("resendTooSoon", { resendAvailableAt: iso(last + cooldownMs) });
     const admitted = await limits.admit(subject, { max: policy.perUserPerHour, windowMs: HOUR_MS });
     if (!admitted.admitted) {
       throw new AppError("recoveryRateLimited", {
@@ -442,7 +461,8 @@ export const createRecoveryService = ({
   ): Promise<{ ok: boolean; reserved: boolean; attemptsRemaining: number }> => {
     const policy = (await portalPolicy.current()).recovery;
     const now = clock.now();
-    const store = "userId" in owner ? userCodes(owner.userId, owner.purposeKey, now) : standInCodes(owner.standIn, now);
+    const store =
+      "userId" in owner ? userCodes(owner.userId, owner.purposeKey, now) : standInCodes(owner.standIn, now);
     const row = await store.newestLive();
     const reserved = row !== undefined && (await store.reserve(row.id, policy.maxTries));
     let ok = false;
@@ -731,7 +751,8 @@ export const createRecoveryService = ({
         });
         throw new AppError("recoveryCodeInvalid", { attemptsRemaining: checked.attemptsRemaining });
       }
-      if ((await consumeLink(link.purpose, flow.secret)) === undefined) throw new AppError("recoveryLinkInvalid");
+      if ((await consumeLink(link.purpose, flow.secret)) === undefined)
+        throw new AppError("recoveryLinkInvalid");
       await audit.record(ctx, {
         action: "recovery.codeChecked",
         outcome: "success",
@@ -931,7 +952,11 @@ export const createRecoveryService = ({
           ? registered.sort()
           : shuffled(listed, keyedRandom(`questions:${key}`)).slice(0, policy.registerCount);
       const chosen = shuffled(pool, (n) => randomInt(n)).slice(0, policy.askCount);
-      const secret = await newLink(`emergency:${key}:${JSON.stringify(chosen)}`, user?.id ?? null, FLOW_TTL_MS);
+      const secret = await newLink(
+        `emergency:${key}:${JSON.stringify(chosen)}`,
+        user?.id ?? null,
+        FLOW_TTL_MS,
+      );
       await audit.record(ctx, {
         action: "emergency.started",
         outcome: user ? "success" : "denied",
@@ -989,7 +1014,8 @@ export const createRecoveryService = ({
         }
         throw new AppError("emergencyAnswersWrong", { attemptsRemaining: result.attemptsRemaining });
       }
-      if ((await consumeLink(link.purpose, flow.secret)) === undefined) throw new AppError("recoveryLinkInvalid");
+      if ((await consumeLink(link.purpose, flow.secret)) === undefined)
+        throw new AppError("recoveryLinkInvalid");
       await audit.record(ctx, {
         action: "emergency.answered",
         outcome: "success",
@@ -1011,10 +1037,18 @@ export const createRecoveryService = ({
       const method = offered.find((m) => m.id === methodId);
       if (!method) {
         throw new AppError("invalidRequest", {
-          problems: [{ field: "methodId", message: `must be one of: ${offered.map((m) => m.id).join(", ")}` }],
+          problems: [
+            { field: "methodId", message: `must be one of: ${offered.map((m) => m.id).join(", ")}` },
+          ],
         });
       }
-      const status = await setPinWithResetToken(ctx, "emergency-reset", resetToken, newPin, "emergencyAccess");
+      const status = await setPinWithResetToken(
+        ctx,
+        "emergency-reset",
+        resetToken,
+        newPin,
+        "emergencyAccess",
+      );
       return { status, method, alsoChanged: offered.filter((m) => m.id !== method.id) };
     },
 

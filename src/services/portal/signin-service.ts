@@ -1,7 +1,13 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { digestToken, randomToken } from "../../crypto/tokens.ts";
 import { checkPin } from "../../domain/pin-policy.ts";
-import { authSetFor, METHOD_LABELS, METHOD_PHRASES, type MethodType, shuffled } from "../../domain/portal-policy.ts";
+import {
+  authSetFor,
+  METHOD_LABELS,
+  METHOD_PHRASES,
+  type MethodType,
+  shuffled,
+} from "../../domain/portal-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
 import type { Db } from "../../store/db.ts";
 import type { Repos } from "../../store/index.ts";
@@ -201,10 +207,13 @@ export const createSignInService = ({
     }
   };
 
+  /** A state of this format that has not timed out (whether its step is unspent is checked apart). */
+  const isCurrent = (state: PendingSignIn | undefined): state is PendingSignIn =>
+    state?.v === 2 && state.expiresAt > clock.now();
+
   /** The pending state, if it is live and `type` is the step it expects. */
   const expect = async (state: PendingSignIn | undefined, type: MethodType): Promise<PendingSignIn> => {
-    if (!state || state.v !== 2 || state.expiresAt <= clock.now())
-      throw new AppError("notSignedIn", { reason: "signInExpired" });
+    if (!isCurrent(state)) throw new AppError("notSignedIn", { reason: "signInExpired" });
     await assertLive(state);
     const next = state.methods.find((m) => !state.completed.includes(m));
     if (next !== type && !state.enrolling.includes(type)) {
@@ -405,8 +414,7 @@ export const createSignInService = ({
      * next step must be a code step.
      */
     async codeStep(pending: PendingSignIn | undefined) {
-      if (!pending || pending.v !== 2 || pending.expiresAt <= clock.now())
-        throw new AppError("notSignedIn", { reason: "signInExpired" });
+      if (!isCurrent(pending)) throw new AppError("notSignedIn", { reason: "signInExpired" });
       const view = await advance(pending);
       if (view.next !== "email" && view.next !== "sms") {
         throw new AppError("signInStepNotExpected", { expected: view.next });
@@ -425,8 +433,7 @@ export const createSignInService = ({
      * presented. Checked again here that the user still lacks the method: one who has it must present it.
      */
     async enrolTarget(pending: PendingSignIn | undefined, type: "totp" | "rfid" | "webauthn") {
-      if (!pending || pending.v !== 2 || pending.expiresAt <= clock.now())
-        throw new AppError("notSignedIn", { reason: "signInExpired" });
+      if (!isCurrent(pending)) throw new AppError("notSignedIn", { reason: "signInExpired" });
       if (!pending.userId || !pending.enrolling.includes(type))
         throw new AppError("signInStepNotExpected", { expected: pending.enrolling[0] ?? "start" });
       await assertLive(pending);
@@ -450,8 +457,7 @@ export const createSignInService = ({
 
     /** The state as it stands (for reloading the sign-in page); refused for a spent state. */
     async current(pending: PendingSignIn | undefined) {
-      if (!pending || pending.v !== 2 || pending.expiresAt <= clock.now())
-        throw new AppError("notSignedIn", { reason: "signInExpired" });
+      if (!isCurrent(pending)) throw new AppError("notSignedIn", { reason: "signInExpired" });
       await assertLive(pending);
       return advance(pending);
     },

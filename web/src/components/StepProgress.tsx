@@ -10,10 +10,17 @@ export const currentStepIndex = (view: StepView): number => {
   return i >= 0 ? i : view.steps.length - 1;
 };
 
+/**
+ * "Step 2 of 3: Badge". Before the PIN is accepted the total is not known to the page (the server
+ * shows the rest of the set only after the PIN), so it says "Step 1: PIN" and never a false "of 1".
+ */
 export const progressText = (view: StepView): string => {
   const i = currentStepIndex(view);
   const step = view.steps[i];
-  return step ? `Step ${i + 1} of ${view.steps.length}: ${step.label}` : "";
+  if (!step) return "";
+  return view.laterStepsHidden
+    ? `Step ${i + 1}: ${step.label}`
+    : `Step ${i + 1} of ${view.steps.length}: ${step.label}`;
 };
 
 /** "Step 2 of 3: Badge", with the whole authentication set listed and the finished steps ticked. */
@@ -25,6 +32,11 @@ export const StepProgress = ({ view }: { view: StepView }) => {
       <p className="progress-text" data-testid="step-progress">
         {progressText(view)}
       </p>
+      {view.laterStepsHidden && (
+        <p className="hint" data-testid="later-steps">
+          If your organisation asks for more than a PIN, the next steps appear after it.
+        </p>
+      )}
       {view.steps.length > 1 && (
         <ol className="progress-steps">
           {view.steps.map((step, i) => (

@@ -73,7 +73,7 @@ export const EmergencyPage = () => {
   const setPin = async (newPin: string, confirmPin: string) => {
     if (!answered) return;
     await run(async () => {
-      const result = await api.emergency.setPin(answered.resetToken, newPin, confirmPin);
+      const result = await api.emergency.setPin(answered.resetToken, newPin, confirmPin, methodId);
       setDone(result.message);
       announce("PIN changed.");
     });
@@ -87,7 +87,7 @@ export const EmergencyPage = () => {
     );
   }
 
-  const mustRestart = error?.code === "setupLinkInvalid" || error?.code === "methodLocked";
+  const mustRestart = error?.code === "recoveryLinkInvalid" || error?.code === "methodLocked";
 
   return (
     <div className="page page-narrow">
@@ -99,6 +99,10 @@ export const EmergencyPage = () => {
         <>
           <p className="lead">
             Forgot your PIN and cannot get a code? Answer your security questions to set a new PIN.
+          </p>
+          <p className="hint">
+            This works only if you registered security questions after signing in. If you never did, use
+            Forgot PIN or contact your help desk.
           </p>
           <form className="stack" onSubmit={start} noValidate>
             <ErrorNotice error={error} />
@@ -182,7 +186,10 @@ export const EmergencyPage = () => {
                   checked={methodId === m.id}
                   onChange={() => setMethodId(m.id)}
                 />
-                <span>{m.label}</span>
+                <span>
+                  <strong>{m.label}</strong>
+                  {m.detail && <span className="radio-detail"> — {m.detail}</span>}
+                </span>
               </label>
             ))}
           </fieldset>

@@ -43,30 +43,33 @@ const useTicking = (active: boolean) => {
   }, [active]);
 };
 
+const FINAL_STATES = ["accepted", "failed", "expired"];
+
 const DeliveryLine = ({ sent, status }: { sent: RecoverySent; status: DeliveryStatus | undefined }) => {
   const via = sent.channel === "sms" ? "text message service" : "mail server";
   const raw = status?.status ?? "queued";
-  // A failed attempt that will be retried comes back as "queued" with the reason in detail.
-  const state = raw === "queued" && status?.detail ? "retrying" : raw;
+  const state = raw === "none" ? "queued" : raw;
   const text =
     state === "accepted"
       ? `Accepted by the ${via}. It usually arrives within a minute or two.`
       : state === "failed"
         ? "Not delivered."
-        : state === "retrying"
-          ? "Not delivered yet — PinDesk is trying again."
-          : state === "sending"
-            ? "Sending now…"
-            : "Waiting to be sent…";
+        : state === "expired"
+          ? "Not delivered in time: the code in it has expired, so PinDesk stopped trying."
+          : state === "retrying"
+            ? `Not delivered yet — attempt ${status?.attempt ?? 1} failed; PinDesk tries again${status?.nextAttemptAt ? ` at ${formatClock(status.nextAttemptAt)}` : ""}.`
+            : state === "sending"
+              ? "Sending now…"
+              : "Waiting to be sent…";
   return (
     <div className={`delivery delivery-${state}`} data-testid="delivery-status" data-status={state}>
       <p>
         <span className="delivery-dot" aria-hidden="true" /> <strong>Delivery:</strong> {text}
       </p>
       {status?.detail && <p className="delivery-detail">{humanizeTimes(status.detail)}</p>}
-      {(state === "failed" || state === "retrying") && (
+      {(state === "failed" || state === "retrying" || state === "expired") && (
         <p>
-          {state === "failed" ? "This code will not arrive." : "It may not arrive."} Use another way below —
+          {state === "retrying" ? "It may not arrive." : "This code will not arrive."} Use another way below —
           you are not stuck.
         </p>
       )}
@@ -79,7 +82,8 @@ export const ForgotPinPage = () => {
   const [flow, setFlow] = useState<RecoveryStart>();
   const [channelId, setChannelId] = useState<string>();
   const [sent, setSent] = useState<RecoverySent>();
-  const [resendAt, setResendAt] = useState<number>();
+  /** When a new code may be sent, per kind of channel: switching to the phone is never held up by an email. */
+  const [resendAt, setResendAt] = useState<Partial<Record<"email" | "sms", number>>>({});
   const [status, setStatus] = useState<DeliveryStatus>();
   const [code, setCode] = useState("");
   const [resetToken, setResetToken] = useState<string>();
@@ -90,9 +94,11 @@ export const ForgotPinPage = () => {
   const codeInput = useRef<HTMLInputElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
-  useTicking(resendAt !== undefined && resendAt > Date.now() - 1000);
-  const resendLeft = resendAt !== undefined ? Math.max(0, resendAt - Date.now()) : 0;
+  useTicking(Object.values(resendAt).some((at) => at !== undefined && at > Date.now() - 1000));
+  const waitFor = (c: RecoveryChannel | undefined) =>
+    c ? Math.max(0, (resendAt[c.channel] ?? 0) - Date.now()) : 0;
   const channel = flow?.channels.find((c) => c.id === channelId);
+  const resendLeft = waitFor(channel);
   const phase = done ? "done" : resetToken ? "pin" : sent ? "code" : flow ? "channels" : "upn";
 
   useEffect(() => {
@@ -101,7 +107,7 @@ export const ForgotPinPage = () => {
 
   const fail = (e: unknown) => {
     const err = toApiError(e);
-    if (err.code === "setupLinkInvalid") setExpired(true);
+    if (err.code === "recoveryLinkInvalid") setExpired(true);
     setError(err);
     return err;
   };
@@ -109,7 +115,7 @@ export const ForgotPinPage = () => {
   const startAgain = () => {
     setFlow(undefined);
     setSent(undefined);
-    setResendAt(undefined);
+    setResendAt({});
     setStatus(undefined);
     setResetToken(undefined);
     setChannelId(undefined);
@@ -136,6 +142,7 @@ export const ForgotPinPage = () => {
 
   const send = async (id: string | undefined = channelId) => {
     if (!flow || !id) return;
+    const kind = flow.channels.find((c) => c.id === id)?.channel ?? "email";
     setBusy(true);
     setError(undefined);
     try {
@@ -143,7 +150,7 @@ export const ForgotPinPage = () => {
       setChannelId(id);
       setSent(result);
       setStatus(undefined);
-      setResendAt(resendMomentOf(result));
+      setResendAt((r) => ({ ...r, [kind]: resendMomentOf(result) }));
       setCode("");
       announce(`Code sent to ${result.to} at ${formatClock(result.sentAt)}.`);
       window.setTimeout(() => codeInput.current?.focus(), 0);
@@ -152,7 +159,7 @@ export const ForgotPinPage = () => {
       const when = e2.details.resendAvailableAt;
       if (e2.code === "resendTooSoon" && typeof when === "string") {
         const ms = msUntilServerTime(when, 3_600_000);
-        setResendAt(Date.now() + (ms ?? 60_000));
+        setResendAt((r) => ({ ...r, [kind]: Date.now() + (ms ?? 60_000) }));
       }
     } finally {
       setBusy(false);
@@ -178,11 +185,11 @@ export const ForgotPinPage = () => {
     const tick = async () => {
       const s = await pollStatus(flow.recoveryToken);
       if (stopped) return;
-      if ((s?.status === "failed" || s?.detail) && !announced) {
+      if ((s?.status === "failed" || s?.status === "expired" || s?.detail) && !announced) {
         announced = true;
         announce("The code could not be delivered. Other ways are listed on the page.");
       }
-      if (s?.status !== "accepted" && s?.status !== "failed" && Date.now() < until) {
+      if (!FINAL_STATES.includes(s?.status ?? "") && Date.now() < until) {
         timer = window.setTimeout(tick, STATUS_POLL_MS);
       }
     };
@@ -292,9 +299,12 @@ export const ForgotPinPage = () => {
         <>
           {!expired && <ErrorNotice error={error} />}
           {flow.channels.length === 0 ? (
-            <div className="notice notice-warning" role="status">
+            <div className="notice notice-warning" role="status" data-testid="no-channel">
               <p className="notice-title">We have no email address or phone number to send you a code.</p>
-              <p>Use one of the other options below.</p>
+              <p>
+                Use Emergency Access if you registered security questions, or contact{" "}
+                <strong>{flow.helpdeskContact}</strong>: they can reset your PIN.
+              </p>
             </div>
           ) : (
             <form
@@ -404,11 +414,15 @@ export const ForgotPinPage = () => {
                     type="button"
                     className="link-button"
                     onClick={() => void send(c.id)}
-                    disabled={busy || resendLeft > 0}
+                    disabled={busy || waitFor(c) > 0}
                   >
-                    {c.channel === "sms" ? "Use your phone instead" : "Use your email instead"}
+                    {c.channel === "sms"
+                      ? "Use your phone instead"
+                      : c.channel === sent.channel
+                        ? "Use your other email address instead"
+                        : "Use your email instead"}
                   </button>{" "}
-                  ({c.masked}){resendLeft > 0 ? ` — in ${formatCountdown(resendLeft)}` : ""}
+                  ({c.masked}){waitFor(c) > 0 ? ` — in ${formatCountdown(waitFor(c))}` : ""}
                 </li>
               ))}
               {flow.emergencyAccess && (

@@ -41,7 +41,7 @@ export const ResetLinkPage = () => {
       </div>
     );
   }
-  const invalid = !token || error?.code === "setupLinkInvalid";
+  const invalid = !token || error?.code === "recoveryLinkInvalid";
   return (
     <div className="page page-narrow">
       <h1>Set a new PIN</h1>

@@ -34,7 +34,9 @@ export const ChangePinStep = ({ view, onView }: StepProps) => {
     <StepCard title="Choose a new PIN" testId="step-change-pin">
       <div className="notice notice-info" data-testid="change-reason">
         <p className="notice-title">{lead}</p>
-        {view.currentPinProblems && view.currentPinProblems.length > 0 ? (
+        {/* The server's words say when and what changed ("…changed on 25 May…"); always shown. */}
+        {view.message && <p className="notice-small">{humanizeTimes(view.message)}</p>}
+        {view.currentPinProblems && view.currentPinProblems.length > 0 && (
           <>
             <p>What your current PIN no longer meets:</p>
             <ul>
@@ -43,8 +45,6 @@ export const ChangePinStep = ({ view, onView }: StepProps) => {
               ))}
             </ul>
           </>
-        ) : (
-          view.message && <p className="notice-small">{humanizeTimes(view.message)}</p>
         )}
       </div>
       <PinFields

@@ -159,8 +159,9 @@ export const EnrolStep = (props: StepProps) => {
       {method === "rfid" && <RfidEnrol {...props} />}
       {method === "webauthn" && <WebAuthnEnrol {...props} />}
       {method !== "totp" && method !== "rfid" && method !== "webauthn" && (
+        // The server offers enrolment only for these three; anything else comes back as "blocked".
         <div className="notice notice-warning" role="status">
-          <p>This method cannot be set up here. Your help desk can set it up with you.</p>
+          <p>This method cannot be set up during sign-in. Your help desk can set it up with you.</p>
         </div>
       )}
     </StepCard>

@@ -35,7 +35,14 @@ export const StepCard = ({
 /** Lets a step offer "Start again" when the pending sign-in is gone (expired after 10 minutes, or out of step). */
 export const StartAgainContext = createContext<(() => void) | undefined>(undefined);
 
-const RESTART_CODES = ["notSignedIn", "signInStepNotExpected", "pushDenied", "setupLinkInvalid"];
+const RESTART_CODES = [
+  "notSignedIn",
+  "signInStepNotExpected",
+  "signInStepUsed",
+  "methodAlreadyEnrolled",
+  "pushDenied",
+  "recoveryLinkInvalid",
+];
 
 export const RestartIfNeeded = ({ error }: { error: ApiError | undefined }) => {
   const startAgain = useContext(StartAgainContext);
