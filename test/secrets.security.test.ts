@@ -53,51 +53,64 @@ describe.each(dialects)("secrets on %s", (dialect) => {
     secrets.push(accessToken);
     const authorization = `Bearer ${accessToken}`;
     const bodies: string[] = [];
-    const call = async (method: "GET" | "POST" | "PUT", url: string, payload?: object) => {
+    // Every call states the answer it must get: a call that failed early would leave nothing to find.
+    const call = async (
+      method: "GET" | "POST" | "PUT",
+      url: string,
+      payload: object | undefined,
+      status: number,
+    ) => {
       const res = await t.app.inject({
         method,
         url,
         headers: { authorization },
         ...(payload && { payload }),
       });
+      expect(res.statusCode, `${method} ${url}: ${res.body.slice(0, 200)}`).toBe(status);
       bodies.push(res.body);
       return res;
     };
 
-    await call("POST", "/api/v1/users", { userPrincipalName: "sec@contoso.com", displayName: "Sec" });
-    await call("PUT", "/api/v1/users/sec@contoso.com/pin", { pin: chosen, forceChange: false });
-    // Policy rejections must not echo the PIN they reject.
+    await call("POST", "/api/v1/users", { userPrincipalName: "sec@contoso.com", displayName: "Sec" }, 201);
+    await call("PUT", "/api/v1/users/sec@contoso.com/pin", { pin: chosen, forceChange: false }, 200);
+    // Policy rejections must not echo the PIN they reject, nor wrong PINs their guess.
     const rejected = "454545";
-    await call("PUT", "/api/v1/users/sec@contoso.com/pin", { pin: rejected });
-    await call("POST", "/api/v1/verify", { userPrincipalName: "sec@contoso.com", pin: "999917" });
-    await call("POST", "/api/v1/verify", { userPrincipalName: "sec@contoso.com", pin: chosen });
-    const temp = await call("POST", "/api/v1/users/sec@contoso.com/pin/temporary", {});
+    const wrong = "999917";
+    const huge = "5".repeat(300);
+    await call("PUT", "/api/v1/users/sec@contoso.com/pin", { pin: rejected }, 400);
+    await call("POST", "/api/v1/verify", { userPrincipalName: "sec@contoso.com", pin: wrong }, 401);
+    await call("POST", "/api/v1/verify", { userPrincipalName: "ghost@contoso.com", pin: wrong }, 401);
+    await call("POST", "/api/v1/verify", { userPrincipalName: "sec@contoso.com", pin: chosen }, 200);
+    const temp = await call("POST", "/api/v1/users/sec@contoso.com/pin/temporary", {}, 201);
     const temporaryPin = temp.json().temporaryPin as string;
     bodies.pop(); // the one response that must show it
     secrets.push(temporaryPin);
-    const first = await call("POST", "/api/v1/verify", {
-      userPrincipalName: "sec@contoso.com",
-      pin: temporaryPin,
-    });
+    const first = await call(
+      "POST",
+      "/api/v1/verify",
+      { userPrincipalName: "sec@contoso.com", pin: temporaryPin },
+      200,
+    );
     const changeToken = first.json().changeToken as string;
     bodies.pop(); // the change token is returned to its caller
     secrets.push(changeToken);
-    await call("POST", "/api/v1/pin/change", { changeToken, newPin: changed });
-    await call("POST", "/api/v1/pin/change", { changeToken, newPin: "5".repeat(300) });
-    await call("POST", "/api/v1/verify", { userPrincipalName: "sec@contoso.com", pin: changed });
-    await call("GET", "/api/v1/audit?limit=500");
+    await call("POST", "/api/v1/pin/change", { changeToken, newPin: huge }, 400);
+    await call("POST", "/api/v1/pin/change", { changeToken, newPin: changed }, 200);
+    await call("POST", "/api/v1/pin/change", { changeToken, newPin: "739164" }, 401);
+    await call("POST", "/api/v1/verify", { userPrincipalName: "sec@contoso.com", pin: changed }, 200);
+    await call("GET", "/api/v1/audit?limit=500", undefined, 200);
 
     const logs = t.logs();
     const audit = JSON.stringify(await t.services.audit.query({ limit: 1000 }));
     const database = await dumpDatabase(t);
     expect(logs.length).toBeGreaterThan(1000);
     expect(database).toContain("sec@contoso.com");
-    for (const secret of [...secrets, rejected]) {
+    for (const secret of [...secrets, rejected, wrong, huge]) {
       expect(logs, "logs").not.toContain(secret);
       expect(audit, "audit").not.toContain(secret);
       expect(database, "database").not.toContain(secret);
     }
-    for (const secret of [...secrets, rejected]) {
+    for (const secret of [...secrets, rejected, wrong, huge]) {
       for (const body of bodies) expect(body).not.toContain(secret);
     }
   });
