@@ -190,6 +190,23 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     await t.services.portal.portalPolicy.reset(cliContext);
   });
 
+  it("every step spends the state it came with: an older cookie cannot repeat a step", async () => {
+    const lee = await addUser("lee@contoso.com", "604918");
+    await t.services.portal.methods.enrolRfid(cliContext, lee, "FACE0001");
+    await t.services.portal.methods.enrolRfid(cliContext, lee, "FACE0002");
+    await assignSet(["pin", "rfid", "totp"], [lee.id]);
+    const c = portalClient(t);
+    await c.signInWithPin("lee@contoso.com", "604918");
+    const afterPin = c.cookies.get("pindesk_signin") as string;
+    expect((await c.post("/portal/api/signin/rfid", { cardNumber: "FACE0001" })).statusCode).toBe(200);
+    const replay = portalClient(t);
+    replay.setCookie("pindesk_signin", afterPin);
+    const again = await replay.post("/portal/api/signin/rfid", { cardNumber: "FACE0002" });
+    expect(again.statusCode).toBe(409);
+    expect(again.body.error.code).toBe("signInStepUsed");
+    await t.services.portal.portalPolicy.reset(cliContext);
+  });
+
   it("re-checks at enrolment that the method is still missing", async () => {
     const { user, secret } = await totpUser("kim@contoso.com", "730165");
     await assignSet(["pin", "totp", "rfid"], [user.id]);

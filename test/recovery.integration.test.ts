@@ -343,6 +343,99 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
     });
   });
 
+  it("Emergency Access for a user with a QR badge offers both PIN-bearing methods; the badge's rules apply", async () => {
+    const qa = await t.services.users.create(cliContext, {
+      userPrincipalName: "qa@contoso.com",
+      displayName: "Qa",
+    });
+    await t.services.pins.set(cliContext, qa.id, "48291573");
+    await t.services.repos.qr.insertMethod(qa.id, t.clock.now());
+    await t.services.portal.recovery.registerAnswers(cliContext, qa, {
+      q1: "a1",
+      q2: "a2",
+      q3: "a3",
+      q4: "a4",
+      q5: "a5",
+    });
+    const c = portalClient(t, { ip: "10.3.0.1" });
+    const start = await c.post("/portal/api/emergency/start", { userPrincipalName: "qa@contoso.com" });
+    const answered = await c.post("/portal/api/emergency/answer", {
+      emergencyToken: start.body.emergencyToken,
+      answers: Object.fromEntries(
+        (start.body.questions as { id: string }[]).map((q) => [q.id, q.id.replace("q", "a")]),
+      ),
+    });
+    expect(answered.body.methods).toEqual([
+      { id: "pin", label: "PIN", detail: "The PIN you sign in with." },
+      {
+        id: "qr",
+        label: "QR code + PIN (your badge)",
+        detail: "Your badge uses the same PIN, so changing one changes both.",
+      },
+    ]);
+    // The badge's PIN is digits only: a PIN with letters is refused, and the token still works after.
+    const letters = await c.post("/portal/api/emergency/pin", {
+      resetToken: answered.body.resetToken,
+      newPin: "ab739154",
+      confirmPin: "ab739154",
+      methodId: "qr",
+    });
+    expect(letters.statusCode).toBe(400);
+    const done = await c.post("/portal/api/emergency/pin", {
+      resetToken: answered.body.resetToken,
+      newPin: "73915482",
+      confirmPin: "73915482",
+      methodId: "qr",
+    });
+    expect(done.body).toEqual({
+      result: "pinChanged",
+      method: "qr",
+      message:
+        "PIN changed for: QR code + PIN (your badge). It works from now on. It is also the PIN for: PIN.",
+    });
+  });
+
+  it("a reset token is spent before the PIN is set: of two requests at once, one sets its PIN", async () => {
+    await t.services.users.create(cliContext, {
+      userPrincipalName: "race@contoso.com",
+      displayName: "Race",
+      mail: "race@outlook.com",
+    });
+    const c = portalClient(t, { ip: "10.3.0.2" });
+    const start = await c.post("/portal/api/recovery/start", { userPrincipalName: "race@contoso.com" });
+    const before = smtp.messages().length;
+    await c.post("/portal/api/recovery/send", {
+      recoveryToken: start.body.recoveryToken,
+      channelId: start.body.channels[0].id,
+    });
+    const code = await smtp.codeFor("race@outlook.com", before, "recovery code");
+    const { resetToken } = (
+      await c.post("/portal/api/recovery/verify", { recoveryToken: start.body.recoveryToken, code })
+    ).body;
+    const results = await Promise.all(
+      ["391746", "618204"].map((pin) =>
+        portalClient(t, { ip: "10.3.0.3" }).post("/portal/api/recovery/pin", {
+          resetToken,
+          newPin: pin,
+          confirmPin: pin,
+        }),
+      ),
+    );
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 401]);
+    expect(results.find((r) => r.statusCode === 401)?.body.error.code).toBe("recoveryLinkInvalid");
+    const winner = results[0]?.statusCode === 200 ? "391746" : "618204";
+    expect((await t.services.pins.verify(cliContext, "race@contoso.com", winner)).result).toBe("success");
+    // Exactly one PIN was set: the loser never reached the PIN store.
+    const race = await t.services.users.get("race@contoso.com");
+    const changes = await t.services.audit.query({
+      targetUserId: race.id,
+      action: "pin.changed",
+      outcome: "success",
+      limit: 10,
+    });
+    expect(changes).toHaveLength(1);
+  });
+
   it("Emergency Access switched off while someone answers: the answer is refused", async () => {
     const c = portalClient(t);
     const start = await c.post("/portal/api/emergency/start", { userPrincipalName: MAZ });
