@@ -401,3 +401,34 @@ describe.each(dialects)("refusals are answered and audited on %s", (dialect) => 
     expect(tokenEvent).toMatchObject({ outcome: "failure", reason: "pinChangeTokenInvalid" });
   });
 });
+
+describe("bad requests below the routes", () => {
+  let t: TestInstance;
+  beforeAll(async () => {
+    t = await createTestInstance("sqlite");
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+  });
+  afterAll(() => t?.close());
+
+  it("answers oversized headers with 431 and a catalogue body, not an empty reply", async () => {
+    const address = t.app.server.address();
+    if (typeof address !== "object" || address === null) throw new Error("not listening");
+    const res = await fetch(`http://127.0.0.1:${address.port}/health`, {
+      headers: { authorization: `Bearer ${"x".repeat(20_000)}` },
+    });
+    expect(res.status).toBe(431);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("headersTooLarge");
+  });
+
+  it("treats an empty JSON body on a POST whose body is optional as no body", async () => {
+    await t.services.users.create(cliContext, { userPrincipalName: "empty@contoso.com", displayName: "E" });
+    const admin = await bearerFor(t, "Pin.ReadWrite.All");
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/users/empty@contoso.com/pin/temporary",
+      headers: { authorization: admin, "content-type": "application/json" },
+      payload: "",
+    });
+    expect(res.statusCode).toBe(201);
+  });
+});

@@ -296,3 +296,11 @@ describe("PIN profiles", () => {
     expect(profiles.size).toBeLessThan(20_000);
   });
 });
+
+describe("regression: emoji PINs", () => {
+  it("an emoji is one character: one emoji repeated is not a repeated group", () => {
+    expect(hasRepeatedGroup("😀😀😀")).toBe(false);
+    expect(hasRepeatedGroup("😀😃😀😃")).toBe(true);
+    expect(checkPin("😀😀😀", defaultPinPolicy).map((v) => v.code)).not.toContain("pinHasRepeatedGroup");
+  });
+});

@@ -354,11 +354,13 @@ export const isSimpleNumericPin = (pin: string): boolean => {
 
 /** The PIN is a group of 2 or 3 characters repeated at least twice (121212, 123123, abab). */
 export const hasRepeatedGroup = (pin: string): boolean => {
+  // By characters, not UTF-16 units: one emoji is one character.
+  const chars = [...pin];
   for (const size of [2, 3]) {
-    if (pin.length < size * 2 || pin.length % size !== 0) continue;
-    const group = pin.slice(0, size);
-    if (group.split("").every((c) => c === group[0])) continue; // one repeated char is the "simple" rule's job
-    if (group.repeat(pin.length / size) === pin) return true;
+    if (chars.length < size * 2 || chars.length % size !== 0) continue;
+    const group = chars.slice(0, size);
+    if (group.every((c) => c === group[0])) continue; // one repeated char is the "simple" rule's job
+    if (chars.every((c, i) => c === group[i % size])) return true;
   }
   return false;
 };

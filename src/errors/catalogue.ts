@@ -124,6 +124,11 @@ export const errorCatalogue = define({
     mitigation:
       "Wait until lockedUntil and try again, or ask your help desk to unblock the PIN (it stays locked until an administrator unblocks it when lockedUntil is null).",
   },
+  headersTooLarge: {
+    status: 431,
+    message: "The request's headers are too large.",
+    mitigation: "Send fewer or shorter headers (a very long Authorization or Cookie header is the usual cause).",
+  },
   concurrentChange: {
     status: 409,
     message: "Someone else changed the same record at the same moment, so this change was not saved.",

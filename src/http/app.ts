@@ -63,7 +63,31 @@ export const buildApp = async (services: Services, options: HttpOptions = {}): P
     },
     // Long user principal names (guest #EXT# addresses) arrive as path parameters.
     routerOptions: { maxParamLength: 512 },
+    // Requests Node's HTTP parser refuses (headers too large, garbage) still get a catalogue body.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const tooLarge = (error as { code?: string }).code === "HPE_HEADER_OVERFLOW";
+      const appError = new AppError(tooLarge ? "headersTooLarge" : "invalidRequest");
+      const body = JSON.stringify({
+        error: { code: appError.code, message: appError.message, mitigation: appError.mitigation },
+      });
+      socket.end(
+        `HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   });
+
+  // An empty body sent as JSON (some clients do, on POSTs whose body is optional) counts as no body.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "string", bodyLimit: config.bodyLimitBytes },
+    (request, body, done) => {
+      const text = typeof body === "string" ? body : body.toString("utf8");
+      if (text.trim() === "") return done(null, undefined);
+      return parseJson(request, text, done);
+    },
+  );
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("request-id", request.id);
