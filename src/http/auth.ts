@@ -67,7 +67,7 @@ export const authenticate = async (services: Services, request: FastifyRequest):
     request.actor = actor;
     return { kind: "app", actor, permissions: verified.roles };
   }
-  const user = await services.repos.users.findById(verified.userId);
+  const user = await services.users.find({ id: verified.userId });
   if (!user?.accountEnabled) {
     throw new AppError("invalidToken", { problem: "the signed-in user no longer exists or is disabled" });
   }

@@ -83,6 +83,13 @@ export const createUserService = ({
       return user;
     },
 
+    /** The user, or undefined (callers that must not reveal existence decide what to answer). */
+    async find(ref: { id: string } | { upn: string } | { idOrUpn: string }): Promise<User | undefined> {
+      if ("id" in ref) return users.findById(ref.id);
+      if ("upn" in ref) return users.findByUpn(ref.upn);
+      return users.findByIdOrUpn(ref.idOrUpn);
+    },
+
     async get(idOrUpn: string): Promise<User> {
       const user = await users.findByIdOrUpn(idOrUpn);
       if (!user) throw new AppError("userNotFound", { user: idOrUpn.slice(0, 256) });

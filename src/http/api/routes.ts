@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { AppError } from "../../errors/app-error.ts";
 import { explainCode } from "../../errors/explain.ts";
 import type { Services } from "../../services/index.ts";
 import type { PinStatus } from "../../services/pin-service.ts";
@@ -332,8 +331,7 @@ export const apiRoutes = async (app: FastifyInstance, { services }: { services: 
     async (request) => {
       const q = request.query as Record<string, string | undefined>;
       const limit = Math.min(Number(q.limit ?? 100), 1000);
-      const target = q.user ? await services.repos.users.findByIdOrUpn(q.user) : undefined;
-      if (q.user && !target) throw new AppError("userNotFound", { user: q.user });
+      const target = q.user ? await services.users.get(q.user) : undefined;
       const events = await services.audit.query({
         limit,
         ...(target && { targetUserId: target.id }),

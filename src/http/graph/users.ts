@@ -125,8 +125,8 @@ export const userRoutes = async (app: FastifyInstance, g: GraphContext) => {
     if (filter?.kind === "eq") {
       const found =
         filter.property === "id"
-          ? await services.repos.users.findById(filter.value)
-          : await services.repos.users.findByUpn(filter.value);
+          ? await services.users.find({ id: filter.value })
+          : await services.users.find({ upn: filter.value });
       page = found ? [found] : [];
     } else {
       // One extra row says whether there is a next page, without a count query.
