@@ -93,6 +93,6 @@ describe("pindesk CLI", () => {
     const res = await run(["user", "import", file]);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("line 3:");
-    expect(res.stdout).toContain("Imported 2 users, 1 rows rejected.");
+    expect(res.stdout).toContain("Imported 2 users; 1 row rejected.");
   });
 });

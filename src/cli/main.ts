@@ -2,392 +2,650 @@
 /**
  * The `pindesk` command. Every command confirms what it did, or prints `error:` with the next step.
  * PINs are read from a hidden prompt or stdin, never from the command line.
+ *
+ * Exit codes: 0 done (including "nothing to do", e.g. unblocking a PIN that is not locked);
+ * 1 the command ran but failed or was refused (bad PIN, unknown user, rows rejected by an import,
+ * database unreachable, …); 2 the command was called wrongly (unknown option, bad option value).
  */
+import { realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, loadConfig } from "../config.ts";
-import { KeyringError, rotateKeyFile } from "../crypto/keyring.ts";
+import { type Config, type ConfigOverrides, loadConfig } from "../config.ts";
+import { keyFilePath, rotateKeyFile } from "../crypto/keyring.ts";
 import { startDevMailSink } from "../delivery/dev-mail.ts";
 import { smtpTransport } from "../delivery/transports.ts";
 import { describePinPolicy } from "../domain/pin-policy.ts";
 import { AppError } from "../errors/app-error.ts";
 import { explainCode, formatExplanation } from "../errors/explain.ts";
 import { buildApp } from "../http/app.ts";
+import { KNOWN_PERMISSIONS } from "../services/app-client-service.ts";
 import { cliContext } from "../services/context.ts";
 import { describePolicyEffect } from "../services/pin-compliance.ts";
-import { openRuntime, type Runtime } from "../services/runtime.ts";
+import { loadKeyring, openRuntime, type Runtime } from "../services/runtime.ts";
+import { CliError, databaseProblem, fileReason, listenProblem, redactUrl, reportFailure } from "./errors.ts";
 import { importUsersCsv } from "./import.ts";
-import { describeStatus, readSecret, table, UsageError } from "./io.ts";
+import {
+  type CliIo,
+  createTerminal,
+  describeStatus,
+  isoTime,
+  type Terminal,
+  table,
+  UsageError,
+  userView,
+  wholeNumber,
+} from "./io.ts";
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
-const note = (line: string) => process.stderr.write(`${line}\n`);
+export type { CliIo } from "./io.ts";
 
-/** Opens the database (applying migrations), runs `fn`, always closes. */
-const withRuntime = async <T>(fn: (runtime: Runtime) => Promise<T>): Promise<T> => {
-  const runtime = await openRuntime(loadConfig());
-  if (runtime.keyFileCreated)
-    note(`Created a new pepper key file in ${runtime.services.config.dataDir} — back it up.`);
+/** Field names in service errors → the option of the command that sets them. */
+const OPTION_FOR: Record<string, Record<string, string>> = {
+  "user add": {
+    userPrincipalName: "--upn",
+    displayName: "--display-name",
+    mail: "--mail",
+    mobilePhone: "--phone",
+    roles: "--role",
+  },
+  "pin reset": { expiresInHours: "--expires-in-hours" },
+  "app create": { name: "--name", permission: "--permission" },
+};
+
+interface RunState {
+  exitCode: number;
+  command: string;
+}
+
+/** Reads a file the user named; a failure names the file and what is wrong. */
+const readUserFile = async (file: string, what: string): Promise<string> => {
   try {
-    return await fn(runtime);
-  } finally {
-    await runtime.close();
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new CliError(
+      `cannot read ${what} ${file}: ${fileReason(error)}`,
+      `check the path (relative paths start from ${process.cwd()}) and that this user may read the file.`,
+      [],
+      error,
+    );
   }
 };
 
-const program = new Command()
-  .name("pindesk")
-  .description("PinDesk: PIN authentication service — server, administration and troubleshooting.")
-  .showHelpAfterError("(run with --help for usage)")
-  .exitOverride();
+/** JSON.parse's complaint, with the line and column when it gives only a character position. */
+const jsonProblem = (text: string, error: unknown): string => {
+  const message = (error as Error).message;
+  const position = /at position (\d+)/.exec(message);
+  if (!position || /line \d+/.test(message)) return message;
+  const before = text.slice(0, Number(position[1]));
+  const line = before.split("\n").length;
+  const column = before.length - before.lastIndexOf("\n");
+  return `${message} (line ${line}, column ${column})`;
+};
 
-// ------------------------------------------------------------------ serve
-program
-  .command("serve")
-  .description("Start the server (applies database migrations first).")
-  .option("--host <host>", "address to listen on (PINDESK_HOST)")
-  .option("--port <port>", "port to listen on; 0 picks a free one (PINDESK_PORT)")
-  .option("--dev-mail", "send email to a built-in SMTP sink that prints every message (local development)")
-  .action(async (opts: { host?: string; port?: string; devMail?: boolean }) => {
-    const config = loadConfig({
-      ...(opts.host && { host: opts.host }),
-      ...(opts.port !== undefined && { port: Number(opts.port) }),
-    });
-    const sink =
-      opts.devMail || config.delivery.devMail ? await startDevMailSink({ print: note }) : undefined;
-    const runtime = await openRuntime(config, {
-      ...(sink && {
-        transports: {
-          email: smtpTransport(
-            {
-              host: sink.host,
-              port: sink.port,
-              secure: false,
-              requireTls: false,
-              user: undefined,
-              password: undefined,
-            },
-            config.delivery.from,
-          ),
-        },
-      }),
-    });
-    const { services } = runtime;
-    if (runtime.keyFileCreated)
-      note(
-        `Created a new pepper key file in ${config.dataDir} — back it up: without it no PIN can be verified.`,
-      );
-    if (runtime.migrationsApplied.length > 0)
-      note(`Database migrated: ${runtime.migrationsApplied.join(", ")}`);
-    const app = await buildApp(services);
-    const address = await app.listen({ host: config.host, port: config.port });
-    const url = new URL(address);
-    say(`PinDesk listening on http://${config.host}:${url.port}`);
-    say(`  Portal:   http://${config.host}:${url.port}/portal/`);
-    say(`  API docs: http://${config.host}:${url.port}/docs`);
-    if (sink)
-      say(`  Dev mail: email goes to the built-in sink on ${sink.host}:${sink.port} and is printed here.`);
-    if (!(await services.admin.hasAdministrator())) {
-      // The portal's own address (localhost rather than 127.0.0.1: browsers allow security keys only there).
-      const publicUrl = config.publicUrlSet
-        ? config.publicUrl
-        : config.publicUrl.replace(/:\d+$/, `:${url.port}`);
-      const link = await services.admin.createSetupLink(cliContext, publicUrl);
-      say("");
-      say("No administrator exists yet. Open this one-time link to create the first one:");
-      say(`  ${link.url}`);
-      say(`  (single use, expires ${link.expiresAt}; \`pindesk admin create\` prints a new one)`);
+const commandName = (command: Command): string => {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+};
+
+/** The deepest command named in argv, for the --help pointer after a parse error. */
+const commandFromArgv = (program: Command, argv: readonly string[]): string => {
+  let current = program;
+  for (const token of argv) {
+    if (token.startsWith("-")) continue;
+    const next = current.commands.find((c) => c.name() === token || c.aliases().includes(token));
+    if (!next) break;
+    current = next;
+  }
+  return commandName(current);
+};
+
+const buildProgram = (term: Terminal, state: RunState): Command => {
+  const { say, note, io } = term;
+  const config = (overrides: ConfigOverrides = {}): Config =>
+    io.env ? loadConfig(overrides, io.env) : loadConfig(overrides);
+
+  /** Loads the pepper keys, then opens the database (applying migrations); failures say which. */
+  const open = async (cfg: Config, options: Parameters<typeof openRuntime>[1] = {}): Promise<Runtime> => {
+    let created = false;
+    try {
+      ({ created } = await loadKeyring(cfg));
+    } catch (error) {
+      if (!(error instanceof SyntaxError) && typeof (error as { code?: unknown }).code !== "string")
+        throw error;
+      const file = keyFilePath(cfg.dataDir);
+      throw error instanceof SyntaxError
+        ? new CliError(
+            `the pepper key file ${file} is damaged (not valid JSON)`,
+            "restore it from your backup. Do not delete it: PINs hashed with its keys cannot be verified without it.",
+            [],
+            error,
+          )
+        : new CliError(
+            `cannot read or create the pepper key file ${file}: ${fileReason(error)}`,
+            `check that the data directory ${cfg.dataDir} (PINDESK_DATA_DIR) exists and that this user may write to it, or give the keys in PINDESK_PEPPER.`,
+            [],
+            error,
+          );
     }
-    services.outbox.start();
-    let closing = false;
-    const shutdown = async (signal: string) => {
-      if (closing) return;
-      closing = true;
-      note(`${signal} received: finishing open requests, then stopping.`);
-      services.outbox.stop();
-      await app.close();
+    if (created)
+      note(
+        `Created a new pepper key file in ${cfg.dataDir} — back it up: without it no PIN can be verified.`,
+      );
+    let runtime: Runtime;
+    try {
+      runtime = await openRuntime(cfg, options);
+    } catch (error) {
+      throw databaseProblem(error, cfg.databaseUrl);
+    }
+    return runtime;
+  };
+
+  /** Opens the database (applying migrations), runs `fn`, always closes. */
+  const withRuntime = async <T>(fn: (runtime: Runtime) => Promise<T>): Promise<T> => {
+    const runtime = await open(config());
+    try {
+      return await fn(runtime);
+    } finally {
       await runtime.close();
-      await sink?.close();
-      process.exit(0);
-    };
-    process.on("SIGINT", () => void shutdown("SIGINT"));
-    process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  });
+    }
+  };
 
-program
-  .command("migrate")
-  .description("Apply database migrations.")
-  .action(async () => {
-    const runtime = await openRuntime(loadConfig());
-    await runtime.close();
-    say(
-      runtime.migrationsApplied.length > 0
-        ? `Applied: ${runtime.migrationsApplied.join(", ")}`
-        : "Database is up to date.",
-    );
-  });
+  const program = new Command()
+    .name("pindesk")
+    .description("PinDesk: PIN authentication service — server, administration and troubleshooting.")
+    .option("--debug", "on failure, also print the full technical details (also PINDESK_LOG_LEVEL=debug)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      getOutHelpWidth: () =>
+        (io.stdout.isTTY ? (io.stdout as { columns?: number }).columns : undefined) as number,
+      getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) as number,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .addHelpText(
+      "after",
+      `
+Every command has --help, e.g. pindesk pin reset --help.
+Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2 wrong usage.`,
+    )
+    .hook("preAction", (_program, action) => {
+      state.command = commandName(action);
+    });
 
-program
-  .command("dev-mail")
-  .description("Run a local SMTP sink that prints every message (point PINDESK_SMTP_HOST/PORT at it).")
-  .option("--port <port>", "port", "2525")
-  .action(async (opts: { port: string }) => {
-    const sink = await startDevMailSink({ port: Number(opts.port), print: say });
-    say(
-      `Dev mail sink on ${sink.host}:${sink.port}. Start PinDesk with PINDESK_SMTP_HOST=${sink.host} PINDESK_SMTP_PORT=${sink.port}`,
-    );
-    say("Messages appear below. Ctrl+C to stop.");
-    await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
-    await sink.close();
-  });
-
-// ------------------------------------------------------------------ admin
-const admin = program.command("admin").description("Administrators.");
-admin
-  .command("create")
-  .description("Print a one-time link that creates an administrator (first run, or another one).")
-  .action(() =>
-    withRuntime(async ({ services }) => {
-      const link = await services.admin.createSetupLink(cliContext, services.config.publicUrl);
-      say("Open this one-time link to create an administrator and enrol their sign-in methods:");
-      say(`  ${link.url}`);
-      say(`It works once and expires ${link.expiresAt}.`);
-    }),
-  );
-
-// ------------------------------------------------------------------ apps
-const app = program.command("app").description("API clients (OAuth 2.0 client credentials).");
-app
-  .command("create")
-  .description("Create an API client; prints its id and secret (the secret is shown once).")
-  .requiredOption("--name <name>", "a name people recognise, e.g. door-terminal")
-  .option("--permission <permission...>", "permissions, e.g. Pin.Verify (repeatable)", [])
-  .action((opts: { name: string; permission: string[] }) =>
-    withRuntime(async ({ services }) => {
-      if (opts.permission.length === 0)
-        throw new UsageError("Give at least one --permission, e.g. --permission Pin.Verify");
-      const created = await services.apps.create(cliContext, opts.name, opts.permission);
-      say(JSON.stringify(created));
-      note("Store the clientSecret now: it is not shown again. Get tokens at POST /oauth2/v2.0/token.");
-    }),
-  );
-app
-  .command("list")
-  .option("--json", "JSON output")
-  .action((opts: { json?: boolean }) =>
-    withRuntime(async ({ services }) => {
-      const clients = await services.apps.list();
-      if (opts.json) say(JSON.stringify(clients, null, 2));
-      else
-        say(
-          clients.length
-            ? table(clients as unknown as Record<string, unknown>[], [
-                "clientId",
-                "name",
-                "permissions",
-                "lastUsedAt",
-              ])
-            : "No API clients yet.",
-        );
-    }),
-  );
-app.command("delete <clientId>").action((clientId: string) =>
-  withRuntime(async ({ services }) => {
-    await services.apps.delete(cliContext, clientId);
-    say(`Deleted API client ${clientId}; its tokens stop working when they expire.`);
-  }),
-);
-
-// ------------------------------------------------------------------ users
-const user = program.command("user").description("Users.");
-user
-  .command("add")
-  .requiredOption("--upn <userPrincipalName>")
-  .requiredOption("--display-name <name>")
-  .option("--mail <address>")
-  .option("--phone <number>", "mobile phone in international form, e.g. +44 7700 900123")
-  .addOption(new Option("--mobile-phone <number>").hideHelp())
-  .option("--role <role...>", 'directory roles, e.g. "Authentication Administrator"', [])
-  .option("--disabled", "create the account disabled")
-  .action(
-    (opts: {
-      upn: string;
-      displayName: string;
-      mail?: string;
-      mobilePhone?: string;
-      phone?: string;
-      role: string[];
-      disabled?: boolean;
-    }) =>
-      withRuntime(async ({ services }) => {
-        const created = await services.users.create(cliContext, {
-          userPrincipalName: opts.upn,
-          displayName: opts.displayName,
-          mail: opts.mail ?? null,
-          mobilePhone: opts.phone ?? opts.mobilePhone ?? null,
-          roles: opts.role,
-          accountEnabled: !opts.disabled,
+  // ------------------------------------------------------------------ serve
+  program
+    .command("serve")
+    .description("Start the server (applies database migrations first).")
+    .option("--host <host>", "address to listen on (PINDESK_HOST; default 127.0.0.1)")
+    .option(
+      "--port <port>",
+      "port to listen on, 0-65535; 0 picks a free one (PINDESK_PORT; default 8080)",
+      wholeNumber(0, 65535),
+    )
+    .option("--dev-mail", "send email to a built-in SMTP sink that prints every message (local development)")
+    .action(async (opts: { host?: string; port?: number; devMail?: boolean }) => {
+      const cfg = config({
+        ...(opts.host && { host: opts.host }),
+        ...(opts.port !== undefined && { port: opts.port }),
+      });
+      const sink = opts.devMail || cfg.delivery.devMail ? await startDevMailSink({ print: note }) : undefined;
+      let runtime: Runtime;
+      try {
+        runtime = await open(cfg, {
+          ...(sink && {
+            transports: {
+              email: smtpTransport(
+                {
+                  host: sink.host,
+                  port: sink.port,
+                  secure: false,
+                  requireTls: false,
+                  user: undefined,
+                  password: undefined,
+                },
+                cfg.delivery.from,
+              ),
+            },
+          }),
         });
-        say(JSON.stringify(created, null, 2));
+      } catch (error) {
+        await sink?.close();
+        throw error;
+      }
+      const { services } = runtime;
+      if (runtime.migrationsApplied.length > 0)
+        note(`Database migrated: ${runtime.migrationsApplied.join(", ")}`);
+      const app = await buildApp(services);
+      let address: string;
+      try {
+        address = await app.listen({ host: cfg.host, port: cfg.port });
+      } catch (error) {
+        await app.close();
+        await runtime.close();
+        await sink?.close();
+        throw listenProblem(error, cfg.host, cfg.port);
+      }
+      const url = new URL(address);
+      say(`PinDesk listening on http://${cfg.host}:${url.port}`);
+      say(`  Portal:   http://${cfg.host}:${url.port}/portal/`);
+      say(`  API docs: http://${cfg.host}:${url.port}/docs`);
+      if (sink)
+        say(`  Dev mail: email goes to the built-in sink on ${sink.host}:${sink.port} and is printed here.`);
+      if (!(await services.admin.hasAdministrator())) {
+        // The portal's own address (localhost rather than 127.0.0.1: browsers allow security keys only there).
+        const publicUrl = cfg.publicUrlSet ? cfg.publicUrl : cfg.publicUrl.replace(/:\d+$/, `:${url.port}`);
+        const link = await services.admin.createSetupLink(cliContext, publicUrl);
+        say("");
+        say("No administrator exists yet. Open this one-time link to create the first one:");
+        say(`  ${link.url}`);
+        say(`  (single use, expires ${link.expiresAt}; \`pindesk admin create\` prints a new one)`);
+      }
+      services.outbox.start();
+      let closing = false;
+      const shutdown = async (signal: string) => {
+        if (closing) return;
+        closing = true;
+        note(`${signal} received: finishing open requests, then stopping.`);
+        services.outbox.stop();
+        await app.close();
+        await runtime.close();
+        await sink?.close();
+        process.exit(0);
+      };
+      process.on("SIGINT", () => void shutdown("SIGINT"));
+      process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    });
+
+  program
+    .command("migrate")
+    .description("Apply database migrations (serve also does this at start).")
+    .action(async () => {
+      const cfg = config();
+      const runtime = await open(cfg);
+      await runtime.close();
+      const where = redactUrl(cfg.databaseUrl);
+      say(
+        runtime.migrationsApplied.length > 0
+          ? `Applied ${runtime.migrationsApplied.length} migration(s) to ${where}: ${runtime.migrationsApplied.join(", ")}`
+          : `The database at ${where} is up to date; nothing to apply.`,
+      );
+    });
+
+  program
+    .command("dev-mail")
+    .description("Run a local SMTP sink that prints every message (point PINDESK_SMTP_HOST/PORT at it).")
+    .option("--port <port>", "port, 1-65535", wholeNumber(1, 65535), 2525)
+    .action(async (opts: { port: number }) => {
+      let sink: Awaited<ReturnType<typeof startDevMailSink>>;
+      try {
+        sink = await startDevMailSink({ port: opts.port, print: say });
+      } catch (error) {
+        throw listenProblem(error, "127.0.0.1", opts.port);
+      }
+      say(
+        `Dev mail sink on ${sink.host}:${sink.port}. Start PinDesk with PINDESK_SMTP_HOST=${sink.host} PINDESK_SMTP_PORT=${sink.port}`,
+      );
+      say("Messages appear below. Ctrl+C to stop.");
+      await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+      await sink.close();
+    });
+
+  // ------------------------------------------------------------------ admin
+  const admin = program.command("admin").description("Administrators.");
+  admin
+    .command("create")
+    .description("Print a one-time link that creates an administrator (first run, or another one).")
+    .action(() =>
+      withRuntime(async ({ services }) => {
+        const link = await services.admin.createSetupLink(cliContext, services.config.publicUrl);
+        say("Open this one-time link to create an administrator and enrol their sign-in methods:");
+        say(`  ${link.url}`);
+        say(`It works once and expires ${link.expiresAt}.`);
+      }),
+    );
+
+  // ------------------------------------------------------------------ apps
+  const app = program.command("app").description("API clients (OAuth 2.0 client credentials).");
+  app
+    .command("create")
+    .description("Create an API client; prints its id and secret as JSON (the secret is shown once).")
+    .requiredOption("--name <name>", "a name people recognise, e.g. door-terminal")
+    .option("--permission <permission...>", "permissions, e.g. Pin.Verify (repeatable)", [])
+    .addHelpText(
+      "after",
+      `\nPermissions: ${KNOWN_PERMISSIONS.join(", ")}\n\nExample:\n  $ pindesk app create --name door-terminal --permission Pin.Verify`,
+    )
+    .action((opts: { name: string; permission: string[] }) =>
+      withRuntime(async ({ services }) => {
+        if (opts.permission.length === 0)
+          throw new UsageError(
+            "Give at least one --permission.",
+            `add e.g. --permission Pin.Verify; the permissions are ${KNOWN_PERMISSIONS.join(", ")}.`,
+          );
+        const created = await services.apps.create(cliContext, opts.name, opts.permission);
+        say(JSON.stringify(created));
         note(
-          `Created ${created.userPrincipalName}. Next: pindesk pin set --user ${created.userPrincipalName}`,
+          `Created API client ${created.clientId}. Store the clientSecret now: it is not shown again. Get tokens at POST /oauth2/v2.0/token.`,
         );
       }),
-  );
-user
-  .command("import <file>")
-  .description(
-    "Import users from CSV: userPrincipalName,displayName,mail,mobilePhone,roles (roles separated by ;)",
-  )
-  .action((file: string) =>
-    withRuntime(async ({ services }) => {
-      const result = await importUsersCsv(services, await readFile(file, "utf8"), {
-        progress: process.stderr.isTTY,
-      });
-      for (const bad of result.rejected) note(`line ${bad.line}: ${bad.reason}`);
-      say(`Imported ${result.imported} users, ${result.rejected.length} rows rejected.`);
-      if (result.rejected.length > 0) process.exitCode = 1;
-    }),
-  );
-user
-  .command("list")
-  .option("--prefix <upn>", "only UPNs starting with this")
-  .option("--limit <n>", "how many", "100")
-  .option("--json", "JSON output")
-  .action((opts: { prefix?: string; limit: string; json?: boolean }) =>
-    withRuntime(async ({ services }) => {
-      const users = await services.users.list({
-        ...(opts.prefix && { prefix: opts.prefix }),
-        limit: Number(opts.limit),
-      });
-      if (opts.json) say(JSON.stringify(users, null, 2));
-      else
+    );
+  app
+    .command("list")
+    .description("List API clients (never their secrets).")
+    .option("--json", "JSON output")
+    .action((opts: { json?: boolean }) =>
+      withRuntime(async ({ services }) => {
+        const clients = await services.apps.list();
+        if (opts.json) say(JSON.stringify(clients, null, 2));
+        else
+          say(
+            clients.length
+              ? table(clients as unknown as Record<string, unknown>[], [
+                  "clientId",
+                  "name",
+                  "permissions",
+                  "lastUsedAt",
+                ])
+              : "No API clients yet. Create one with: pindesk app create --name NAME --permission Pin.Verify",
+          );
+      }),
+    );
+  app
+    .command("delete <clientId>")
+    .description("Delete an API client; its secret stops working at once.")
+    .action((clientId: string) =>
+      withRuntime(async ({ services }) => {
+        await services.apps.delete(cliContext, clientId);
         say(
-          users.length
-            ? table(users as unknown as Record<string, unknown>[], [
-                "userPrincipalName",
-                "displayName",
-                "mail",
-                "roles",
-              ])
-            : "No users.",
+          `Deleted API client ${clientId}: its secret no longer gets tokens; tokens already issued stop working when they expire.`,
         );
-    }),
-  );
-user.command("show <upn>").action((upn: string) =>
-  withRuntime(async ({ services }) => {
-    const found = await services.users.get(upn);
-    say(JSON.stringify(found, null, 2));
-    say(describeStatus(await services.pins.statusOf(found)));
-  }),
-);
+      }),
+    );
 
-// ------------------------------------------------------------------ PINs
-const pin = program.command("pin").description("PINs: set, reset, unblock, status.");
-pin
-  .command("set")
-  .description("Set a user's PIN (policy-checked). Reads the PIN from a hidden prompt or stdin.")
-  .requiredOption("--user <upn>")
-  .action((opts: { user: string }) =>
-    withRuntime(async ({ services }) => {
-      const value = await readSecret("New PIN: ", { confirm: "Repeat the PIN: " });
-      const status = await services.pins.set(cliContext, opts.user, value, { action: "pin.set" });
-      say(`PIN set for ${status.userPrincipalName}. State: ${status.state}.`);
-    }),
-  );
-pin
-  .command("reset")
-  .description(
-    "Admin reset: to a chosen PIN (must be changed at next sign-in) or, with --temporary, a generated one.",
-  )
-  .requiredOption("--user <upn>")
-  .option("--temporary", "generate a temporary PIN (shown once)")
-  .option("--expires-in-hours <hours>", "temporary PIN lifetime (default from policy)")
-  .option("--no-force-change", "let the user keep the chosen PIN")
-  .action((opts: { user: string; temporary?: boolean; expiresInHours?: string; forceChange: boolean }) =>
-    withRuntime(async ({ services }) => {
-      if (opts.temporary) {
-        const result = await services.pins.resetTemporary(
-          cliContext,
-          opts.user,
-          opts.expiresInHours ? { expiresInHours: Number(opts.expiresInHours) } : {},
-        );
-        say(`Temporary PIN for ${result.user.userPrincipalName}: ${result.temporaryPin}`);
+  // ------------------------------------------------------------------ users
+  const user = program.command("user").description("Users.");
+  user
+    .command("add")
+    .description("Create a user; prints the user as JSON.")
+    .requiredOption("--upn <userPrincipalName>", "sign-in name, e.g. ana@contoso.com")
+    .requiredOption("--display-name <name>", 'the name people see, e.g. "Ana Lopez"')
+    .option("--mail <address>", "email address for recovery codes")
+    .option("--phone <number>", "mobile phone in international form, e.g. +44 7700 900123")
+    .option("--mobile-phone <number>", "the same as --phone")
+    .option("--role <role...>", 'directory roles, e.g. "Authentication Administrator"', [])
+    .option("--disabled", "create the account disabled")
+    .addHelpText(
+      "after",
+      '\nExample:\n  $ pindesk user add --upn ana@contoso.com --display-name "Ana Lopez" --phone "+44 7700 900123"',
+    )
+    .action(
+      (opts: {
+        upn: string;
+        displayName: string;
+        mail?: string;
+        mobilePhone?: string;
+        phone?: string;
+        role: string[];
+        disabled?: boolean;
+      }) =>
+        withRuntime(async ({ services }) => {
+          if (opts.phone !== undefined && opts.mobilePhone !== undefined && opts.phone !== opts.mobilePhone)
+            throw new UsageError(
+              "--phone and --mobile-phone are the same setting and were given different numbers.",
+              "give the number once, with --phone.",
+            );
+          const created = await services.users.create(cliContext, {
+            userPrincipalName: opts.upn,
+            displayName: opts.displayName,
+            mail: opts.mail ?? null,
+            mobilePhone: opts.phone ?? opts.mobilePhone ?? null,
+            roles: opts.role,
+            accountEnabled: !opts.disabled,
+          });
+          say(JSON.stringify(userView(created), null, 2));
+          note(
+            `Created ${created.userPrincipalName}. Next: pindesk pin set --user ${created.userPrincipalName}`,
+          );
+        }),
+    );
+  user
+    .command("import <file>")
+    .description(
+      "Import users from CSV: userPrincipalName,displayName,mail,mobilePhone,roles (roles separated by ;). Bad rows are reported by line and skipped; the others are imported.",
+    )
+    .addHelpText(
+      "after",
+      "\nExample file:\n  userPrincipalName,displayName,mail,mobilePhone,roles\n  ana@contoso.com,Ana Lopez,ana@fabrikam.com,+44 7700 900123,\n\nExit code 1 when any row was rejected.",
+    )
+    .action(async (file: string) => {
+      const text = await readUserFile(file, "the CSV file");
+      await withRuntime(async ({ services }) => {
+        const result = await importUsersCsv(services, text, {
+          ...(io.stderr.isTTY && { progress: io.stderr }),
+        });
+        for (const bad of result.rejected) note(`line ${bad.line}: ${bad.reason}`);
+        const rejected = result.rejected.length;
         say(
-          `Give this to the user; they must change it at sign-in. It expires ${result.expiresAt} and is not shown again.`,
+          `Imported ${result.imported} user${result.imported === 1 ? "" : "s"}; ${rejected} row${rejected === 1 ? "" : "s"} rejected.`,
         );
-        return;
-      }
-      const value = await readSecret("New PIN: ", { confirm: "Repeat the PIN: " });
-      const status = await services.pins.set(cliContext, opts.user, value, {
-        action: "pin.reset",
-        forceChange: opts.forceChange,
+        if (rejected > 0) {
+          note(
+            "next step: fix the rejected rows listed above (the other rows are already imported) and import just those rows, in a file with the same header line.",
+          );
+          state.exitCode = 1;
+        }
       });
-      say(
-        status.state === "Must Change"
-          ? `PIN reset for ${status.userPrincipalName}. They must choose a new PIN at their next sign-in.`
-          : `PIN reset for ${status.userPrincipalName}. They can sign in with it now.`,
-      );
-    }),
-  );
-pin
-  .command("unblock")
-  .description("Clear a lockout; the PIN stays the same.")
-  .requiredOption("--user <upn>")
-  .action((opts: { user: string }) =>
-    withRuntime(async ({ services }) => {
-      const status = await services.pins.unblock(cliContext, opts.user);
-      say(`Unblocked ${status.userPrincipalName}. State: ${status.state}.`);
-    }),
-  );
-pin
-  .command("status")
-  .requiredOption("--user <upn>")
-  .option("--json", "JSON output")
-  .action((opts: { user: string; json?: boolean }) =>
-    withRuntime(async ({ services }) => {
-      const status = await services.pins.status(opts.user);
-      say(opts.json ? JSON.stringify(status, null, 2) : describeStatus(status));
-    }),
-  );
-pin
-  .command("remove")
-  .requiredOption("--user <upn>")
-  .action((opts: { user: string }) =>
-    withRuntime(async ({ services }) => {
-      await services.pins.remove(cliContext, opts.user);
-      say(`Removed the PIN of ${opts.user}. State: No PIN.`);
-    }),
-  );
+    });
+  user
+    .command("list")
+    .description("List users, by user principal name.")
+    .option("--prefix <upn>", "only UPNs starting with this")
+    .option("--limit <n>", "how many, 1-10000", wholeNumber(1, 10_000), 100)
+    .option("--json", "JSON output")
+    .action((opts: { prefix?: string; limit: number; json?: boolean }) =>
+      withRuntime(async ({ services }) => {
+        const users = await services.users.list({
+          ...(opts.prefix && { prefix: opts.prefix }),
+          limit: opts.limit,
+        });
+        if (opts.json) say(JSON.stringify(users.map(userView), null, 2));
+        else
+          say(
+            users.length
+              ? table(users as unknown as Record<string, unknown>[], [
+                  "userPrincipalName",
+                  "displayName",
+                  "mail",
+                  "roles",
+                ])
+              : opts.prefix
+                ? `No users start with "${opts.prefix}".`
+                : "No users yet. Add one with pindesk user add, or many with pindesk user import FILE.csv.",
+          );
+      }),
+    );
+  user
+    .command("show <upn>")
+    .description("Show a user and their PIN state.")
+    .action((upn: string) =>
+      withRuntime(async ({ services }) => {
+        const found = await services.users.get(upn);
+        say(JSON.stringify(userView(found), null, 2));
+        say(describeStatus(await services.pins.statusOf(found)));
+      }),
+    );
 
-// ------------------------------------------------------------------ policy
-const policy = program.command("policy").description("The PIN policy.");
-policy
-  .command("show")
-  .option("--json", "JSON output")
-  .action((opts: { json?: boolean }) =>
-    withRuntime(async ({ services }) => {
-      const current = await services.policies.current();
-      if (opts.json) say(JSON.stringify(current, null, 2));
-      else {
+  // ------------------------------------------------------------------ PINs
+  const pin = program.command("pin").description("PINs: set, reset, unblock, status.");
+  pin
+    .command("set")
+    .description("Set a user's PIN (policy-checked). Reads the PIN from a hidden prompt or stdin.")
+    .requiredOption("--user <upn>", "the user's principal name, e.g. ana@contoso.com")
+    .addHelpText("after", "\nExample:\n  $ echo 482915 | pindesk pin set --user ana@contoso.com")
+    .action((opts: { user: string }) =>
+      withRuntime(async ({ services }) => {
+        const value = await term.readSecret("New PIN: ", { confirm: "Repeat the PIN: " });
+        const status = await services.pins.set(cliContext, opts.user, value, { action: "pin.set" });
+        say(`PIN set for ${status.userPrincipalName}. State: ${status.state}.`);
+      }),
+    );
+  pin
+    .command("reset")
+    .description(
+      "Admin reset: to a chosen PIN (read from a hidden prompt or stdin) or, with --temporary, to a generated one.",
+    )
+    .requiredOption("--user <upn>", "the user's principal name, e.g. ana@contoso.com")
+    .option("--temporary", "generate a temporary PIN (shown once); it only lets the user set a new PIN")
+    .option(
+      "--expires-in-hours <hours>",
+      "temporary PIN lifetime, 1-720 hours (default from the policy)",
+      wholeNumber(1, 720),
+    )
+    // Neither flag given leaves the choice to the policy (forceChangeAfterAdminReset).
+    .option("--force-change", "the user must choose a new PIN at their next sign-in")
+    .option("--no-force-change", "let the user keep the chosen PIN")
+    .addHelpText(
+      "after",
+      "\nWithout --force-change or --no-force-change, the policy's forceChangeAfterAdminReset decides.\n\nExamples:\n  $ pindesk pin reset --user ana@contoso.com --temporary\n  $ echo 482915 | pindesk pin reset --user ana@contoso.com --no-force-change",
+    )
+    .action((opts: { user: string; temporary?: boolean; expiresInHours?: number; forceChange?: boolean }) =>
+      withRuntime(async ({ services }) => {
+        if (opts.temporary) {
+          if (opts.forceChange === false)
+            throw new UsageError(
+              "A temporary PIN must always be changed at sign-in, so --no-force-change cannot be used with --temporary.",
+              "drop --no-force-change, or drop --temporary and choose the PIN yourself.",
+            );
+          const result = await services.pins.resetTemporary(
+            cliContext,
+            opts.user,
+            opts.expiresInHours !== undefined ? { expiresInHours: opts.expiresInHours } : {},
+          );
+          say(`Temporary PIN for ${result.user.userPrincipalName}: ${result.temporaryPin}`);
+          say(
+            `Give this to the user; they must change it at sign-in. It expires ${result.expiresAt} and is not shown again.`,
+          );
+          return;
+        }
+        if (opts.expiresInHours !== undefined)
+          throw new UsageError(
+            "--expires-in-hours applies only to a temporary PIN.",
+            "add --temporary to generate one, or drop --expires-in-hours.",
+          );
+        const value = await term.readSecret("New PIN: ", { confirm: "Repeat the PIN: " });
+        const status = await services.pins.set(cliContext, opts.user, value, {
+          action: "pin.reset",
+          ...(opts.forceChange !== undefined && { forceChange: opts.forceChange }),
+        });
         say(
-          `PIN policy version ${current.version}${current.updatedBy ? ` (by ${current.updatedBy} at ${current.updatedAt})` : " (defaults)"}`,
+          status.state === "Must Change"
+            ? `PIN reset for ${status.userPrincipalName}. State: Must Change — they must choose a new PIN at their next sign-in.`
+            : `PIN reset for ${status.userPrincipalName}. State: ${status.state} — they can sign in with it now.`,
         );
-        for (const line of describePinPolicy(current.policy)) say(`  ${line}`);
+      }),
+    );
+  pin
+    .command("unblock")
+    .description(
+      "Clear a lockout; the PIN stays the same. A PIN that is not locked is left as it is (exit code 0).",
+    )
+    .requiredOption("--user <upn>", "the user's principal name, e.g. ana@contoso.com")
+    .action((opts: { user: string }) =>
+      withRuntime(async ({ services }) => {
+        try {
+          const status = await services.pins.unblock(cliContext, opts.user);
+          say(`Unblocked ${status.userPrincipalName}. State: ${status.state}.`);
+          say(status.unblockedText);
+        } catch (error) {
+          if (!(error instanceof AppError) || error.code !== "pinNotLocked") throw error;
+          const status = await services.pins.status(opts.user);
+          // The wanted end state already holds: say so plainly rather than fail a script.
+          say(
+            `Nothing to unblock: ${status.userPrincipalName} is not locked. State: ${status.state} — ${status.description}`,
+          );
+        }
+      }),
+    );
+  pin
+    .command("status")
+    .description("Show a user's PIN state in plain words (or --json).")
+    .requiredOption("--user <upn>", "the user's principal name, e.g. ana@contoso.com")
+    .option("--json", "JSON output")
+    .action((opts: { user: string; json?: boolean }) =>
+      withRuntime(async ({ services }) => {
+        const status = await services.pins.status(opts.user);
+        say(opts.json ? JSON.stringify(status, null, 2) : describeStatus(status));
+      }),
+    );
+  pin
+    .command("remove")
+    .description("Remove a user's PIN (State: No PIN) until a new one is set.")
+    .requiredOption("--user <upn>", "the user's principal name, e.g. ana@contoso.com")
+    .action((opts: { user: string }) =>
+      withRuntime(async ({ services }) => {
+        await services.pins.remove(cliContext, opts.user);
+        say(
+          `Removed the PIN of ${opts.user}. State: No PIN. Set a new one with: pindesk pin set --user ${opts.user}`,
+        );
+      }),
+    );
+
+  // ------------------------------------------------------------------ policy
+  const policy = program.command("policy").description("The PIN policy.");
+  policy
+    .command("show")
+    .description("Show the PIN policy in plain words (or --json).")
+    .option("--json", "JSON output")
+    .action((opts: { json?: boolean }) =>
+      withRuntime(async ({ services }) => {
+        const current = await services.policies.current();
+        if (opts.json) say(JSON.stringify(current, null, 2));
+        else {
+          say(
+            `PIN policy version ${current.version}${current.updatedBy ? ` (by ${current.updatedBy} at ${current.updatedAt})` : " (defaults)"}`,
+          );
+          for (const line of describePinPolicy(current.policy)) say(`  ${line}`);
+        }
+      }),
+    );
+  policy
+    .command("set [settings...]")
+    .description("Change settings: KEY=VALUE (e.g. minLength=8 lockout.threshold=5) or --file policy.json")
+    .option("--file <file>", 'a JSON file with the settings to change, e.g. {"minLength": 8}')
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ pindesk policy set minLength=8 lockout.threshold=5\n  $ pindesk policy set forceChangeAfterAdminReset=false\n  $ pindesk policy set --file policy.json\n\nSee the current settings with: pindesk policy show --json",
+    )
+    .action(async (settings: string[], opts: { file?: string }) => {
+      let change: Record<string, unknown> = {};
+      if (opts.file) {
+        const text = await readUserFile(opts.file, "the policy file");
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch (error) {
+          throw new CliError(
+            `the policy file ${opts.file} is not valid JSON: ${jsonProblem(text, error)}`,
+            'fix the file (settings as a JSON object, e.g. {"minLength": 8, "lockout": {"threshold": 5}}) and run the command again.',
+          );
+        }
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+          throw new CliError(
+            `the policy file ${opts.file} must hold a JSON object of settings`,
+            'write the settings as an object, e.g. {"minLength": 8}; see the current ones with pindesk policy show --json.',
+          );
+        change = parsed as Record<string, unknown>;
       }
-    }),
-  );
-policy
-  .command("set [settings...]")
-  .description("Change settings: KEY=VALUE (e.g. minLength=8 lockout.threshold=5) or --file policy.json")
-  .option("--file <file>", "a JSON file with the settings to change")
-  .action((settings: string[], opts: { file?: string }) =>
-    withRuntime(async ({ services }) => {
-      const change: Record<string, unknown> = opts.file
-        ? (JSON.parse(await readFile(opts.file, "utf8")) as Record<string, unknown>)
-        : {};
       for (const setting of settings) {
         const eq = setting.indexOf("=");
-        if (eq < 1) throw new UsageError(`"${setting}" is not KEY=VALUE`);
+        if (eq < 1)
+          throw new UsageError(
+            `"${setting}" is not KEY=VALUE.`,
+            "write each setting as KEY=VALUE, e.g. minLength=8 or lockout.threshold=5.",
+          );
         const path = setting.slice(0, eq).split(".");
         const raw = setting.slice(eq + 1);
         const value = /^-?\d+$/.test(raw)
@@ -404,138 +662,195 @@ policy
         }
         node[path.at(-1) as string] = value;
       }
-      const updated = await services.policies.update(cliContext, change);
-      say(`PIN policy saved as version ${updated.version}:`);
-      for (const line of describePinPolicy(updated.policy)) say(`  ${line}`);
-      for (const line of describePolicyEffect(updated.effect)) say(line);
-    }),
-  );
-policy.command("reset").action(() =>
-  withRuntime(async ({ services }) => {
-    const updated = await services.policies.reset(cliContext);
-    say(`PIN policy reset to the defaults (version ${updated.version}).`);
-    for (const line of describePolicyEffect(updated.effect)) say(line);
-  }),
-);
-
-// ------------------------------------------------------------------ keys, audit, explain
-program
-  .command("keys")
-  .description("Pepper keys.")
-  .command("rotate")
-  .description("Add a new pepper key; PINs are re-hashed under it at their next successful verify.")
-  .action(async () => {
-    const config = loadConfig();
-    if (config.pepper) {
-      throw new UsageError(
-        'Pepper keys come from PINDESK_PEPPER. Append a new key there ("old-id:old-base64,new-id:new-base64", new key last; generate one with: openssl rand -base64 32) and restart.',
-      );
-    }
-    const key = await rotateKeyFile(config.dataDir);
-    say(`Added pepper key ${key.id}; it is now current. Restart PinDesk to use it.`);
-    say("Existing PINs keep working and are re-hashed under the new key at their next successful sign-in.");
-  });
-
-program
-  .command("audit")
-  .description("Audit events as JSON lines (newest first).")
-  .option("--user <upn>", "target user")
-  .option("--actor <actor>", "e.g. cli, user:ana@contoso.com, app:<clientId>")
-  .option("--action <action>", "e.g. pin.reset, or a prefix like pin.*")
-  .option("--outcome <outcome>", "success | failure | denied")
-  .option("--since <time>", "ISO date-time")
-  .option("--until <time>", "ISO date-time")
-  .option("--limit <n>", "how many", "1000")
-  .action(
-    (opts: {
-      user?: string;
-      actor?: string;
-      action?: string;
-      outcome?: string;
-      since?: string;
-      until?: string;
-      limit: string;
-    }) =>
+      if (Object.keys(change).length === 0)
+        throw new UsageError(
+          "No settings to change.",
+          "give KEY=VALUE settings (e.g. pindesk policy set minLength=8) or --file policy.json.",
+        );
+      await withRuntime(async ({ services }) => {
+        const updated = await services.policies.update(cliContext, change);
+        say(`PIN policy saved as version ${updated.version}:`);
+        for (const line of describePinPolicy(updated.policy)) say(`  ${line}`);
+        for (const line of describePolicyEffect(updated.effect)) say(line);
+      });
+    });
+  policy
+    .command("reset")
+    .description("Restore the default PIN policy.")
+    .action(() =>
       withRuntime(async ({ services }) => {
-        const time = (name: string, value: string | undefined) => {
-          if (value === undefined) return undefined;
-          const ms = Date.parse(value);
-          if (Number.isNaN(ms))
-            throw new UsageError(`--${name} must be an ISO date-time, e.g. 2026-05-25T09:00:00Z`);
-          return ms;
-        };
-        const target = opts.user ? await services.repos.users.findByIdOrUpn(opts.user) : undefined;
-        const from = time("since", opts.since);
-        const to = time("until", opts.until);
-        const events = await services.audit.query({
-          ...(target ? { targetUserId: target.id } : opts.user ? { targetUpn: opts.user } : {}),
-          ...(opts.actor && { actor: opts.actor }),
-          ...(opts.action && { action: opts.action }),
-          ...(opts.outcome && { outcome: opts.outcome }),
-          ...(from !== undefined && { from }),
-          ...(to !== undefined && { to }),
-          limit: Number(opts.limit),
-        });
-        for (const event of events) say(JSON.stringify(event));
+        const updated = await services.policies.reset(cliContext);
+        say(`PIN policy reset to the defaults (version ${updated.version}).`);
+        for (const line of describePolicyEffect(updated.effect)) say(line);
       }),
-  );
+    );
 
-program
-  .command("explain <code>")
-  .description(
-    "Explain a PIN error code: Windows Hello hex codes (any casing, with or without 0x) or PinDesk's own.",
-  )
-  .addOption(new Option("--json", "JSON output"))
-  .action((code: string, opts: { json?: boolean }) => {
-    const explanation = explainCode(code);
-    say(opts.json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
-  });
+  // ------------------------------------------------------------------ keys, audit, explain
+  program
+    .command("keys")
+    .description("Pepper keys.")
+    .command("rotate")
+    .description(
+      "Add a new pepper key to the key file in the data directory; PINs are re-hashed under it at their next successful verify.",
+    )
+    .action(async () => {
+      const cfg = config();
+      if (cfg.pepper) {
+        throw new UsageError(
+          "Pepper keys come from PINDESK_PEPPER, so there is no key file to rotate.",
+          'append a new key to PINDESK_PEPPER ("old-id:old-base64,new-id:new-base64", new key last; generate one with: openssl rand -base64 32) and restart PinDesk.',
+        );
+      }
+      const file = keyFilePath(cfg.dataDir);
+      let key: Awaited<ReturnType<typeof rotateKeyFile>>;
+      try {
+        key = await rotateKeyFile(cfg.dataDir);
+      } catch (error) {
+        if (error instanceof SyntaxError)
+          throw new CliError(
+            `the pepper key file ${file} is damaged (not valid JSON); nothing was changed`,
+            "restore it from your backup, then rotate again.",
+            [],
+            error,
+          );
+        throw new CliError(
+          `cannot update the pepper key file ${file}: ${fileReason(error)}`,
+          `check that this user may write to ${cfg.dataDir} (PINDESK_DATA_DIR).`,
+          [],
+          error,
+        );
+      }
+      say(`Added pepper key ${key.id} to ${file}; it is now the current key. Back up this file.`);
+      say(
+        "Existing PINs keep working and are re-hashed under the new key at their next successful sign-in. Restart running PinDesk servers so they use it.",
+      );
+    });
 
-program
-  .command("bench")
-  .description("Run the benchmarks (same as npm run bench); extra arguments go to the benchmark.")
-  .allowUnknownOption()
-  .argument("[args...]")
-  .action(async (args: string[]) => {
-    const { spawnSync } = await import("node:child_process");
-    const entry = new URL("../../bench/run.ts", import.meta.url).pathname;
-    const result = spawnSync(process.execPath, ["--import", "tsx", entry, ...args], { stdio: "inherit" });
-    process.exitCode = result.status ?? 1;
-  });
+  program
+    .command("audit")
+    .description("Audit events as JSON lines (newest first).")
+    .option("--user <upn>", "target user")
+    .option("--actor <actor>", "e.g. cli, user:ana@contoso.com, app:<clientId>")
+    .option("--action <action>", "e.g. pin.reset, or a prefix like pin.*")
+    .addOption(new Option("--outcome <outcome>", "what came of it").choices(["success", "failure", "denied"]))
+    .option("--since <time>", "from this ISO date-time on, e.g. 2026-05-25T09:00:00Z", isoTime)
+    .option("--until <time>", "before this ISO date-time", isoTime)
+    .option("--limit <n>", "how many, 1-100000", wholeNumber(1, 100_000), 1000)
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ pindesk audit --user ana@contoso.com --action 'pin.*'\n  $ pindesk audit --outcome failure --since 2026-05-25 > failures.jsonl",
+    )
+    .action(
+      (opts: {
+        user?: string;
+        actor?: string;
+        action?: string;
+        outcome?: string;
+        since?: number;
+        until?: number;
+        limit: number;
+      }) =>
+        withRuntime(async ({ services }) => {
+          const target = opts.user ? await services.repos.users.findByIdOrUpn(opts.user) : undefined;
+          const events = await services.audit.query({
+            ...(target ? { targetUserId: target.id } : opts.user ? { targetUpn: opts.user } : {}),
+            ...(opts.actor && { actor: opts.actor }),
+            ...(opts.action && { action: opts.action }),
+            ...(opts.outcome && { outcome: opts.outcome }),
+            ...(opts.since !== undefined && { from: opts.since }),
+            ...(opts.until !== undefined && { to: opts.until }),
+            limit: opts.limit,
+          });
+          for (const event of events) say(JSON.stringify(event));
+          if (events.length === 0) note("No audit events match these filters.");
+        }),
+    );
 
-// ------------------------------------------------------------------ run
-const main = async () => {
+  program
+    .command("explain <code>")
+    .description(
+      "Explain a PIN error code: Windows Hello hex codes (any casing, with or without 0x) or PinDesk's own.",
+    )
+    .option("--json", "JSON output")
+    .addHelpText("after", "\nExamples:\n  $ pindesk explain 0x801C044D\n  $ pindesk explain pinTooShort")
+    .action((code: string, opts: { json?: boolean }) => {
+      const explanation = explainCode(code);
+      say(opts.json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
+    });
+
+  program
+    .command("bench")
+    .description("Run the benchmarks (same as npm run bench); extra arguments go to the benchmark.")
+    .allowUnknownOption()
+    .argument("[args...]")
+    .action(async (args: string[]) => {
+      const { spawnSync } = await import("node:child_process");
+      const entry = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
+      const result = spawnSync(process.execPath, ["--import", "tsx", entry, ...args], { stdio: "inherit" });
+      state.exitCode = result.status ?? 1;
+    });
+
+  return program;
+};
+
+/** Whether failures print their full details: --debug, or PINDESK_LOG_LEVEL=debug/trace. */
+const wantsDebug = (argv: readonly string[], io: CliIo): boolean => {
+  if (argv.includes("--debug")) return true;
   try {
-    await program.parseAsync(process.argv);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    if (error instanceof UsageError) {
-      note(`error: ${error.message}`);
-      process.exitCode = 2;
-      return;
-    }
-    if (error instanceof AppError) {
-      note(`error: ${error.message}`);
-      const details = error.details as {
-        violations?: { message: string }[];
-        problems?: { field: string; message: string }[];
-      };
-      for (const v of details.violations ?? []) note(`  - ${v.message}`);
-      for (const p of details.problems ?? []) note(`  - ${p.field} ${p.message}`);
-      note(`next step: ${error.mitigation}`);
-      process.exitCode = 1;
-      return;
-    }
-    if (error instanceof ConfigError || error instanceof KeyringError) {
-      note(`error: ${error.message}`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
+    const level = (io.env ? loadConfig({}, io.env) : loadConfig()).logLevel;
+    return level === "debug" || level === "trace";
+  } catch {
+    return false;
   }
 };
 
-await main();
+/**
+ * Runs one `pindesk` command with the given arguments (without `node` and the script) and streams.
+ * Returns the exit code; never throws.
+ */
+export const run = async (argv: readonly string[], io: CliIo): Promise<number> => {
+  const term = createTerminal(io);
+  const state: RunState = { exitCode: 0, command: "" };
+  const program = buildProgram(term, state);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return state.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its own `error:` line (or the help that was asked for).
+      if (error.exitCode === 0 || error.code === "commander.help" || error.code === "commander.helpDisplayed")
+        return error.exitCode;
+      const command = commandFromArgv(program, argv);
+      term.note(
+        `next step: run "pindesk${command ? ` ${command}` : ""} --help" to see the options and examples.`,
+      );
+      return 2;
+    }
+    const command = state.command || commandFromArgv(program, argv);
+    const report = reportFailure(error, {
+      command,
+      debug: wantsDebug(argv, io),
+      optionFor: OPTION_FOR[command] ?? {},
+    });
+    for (const line of report.lines) term.note(line);
+    return report.exitCode;
+  }
+};
+
+const isEntryPoint = (): boolean => {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+};
+
+if (isEntryPoint()) {
+  process.exitCode = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+  });
+}
