@@ -272,3 +272,35 @@ describe.each(dialects)("lockout across two instances on one %s database", (dial
     expect((await hashVerifies(a)) + (await hashVerifies(b))).toBe(10);
   });
 });
+
+describe.each(dialects)("housekeeping on %s", (dialect) => {
+  let t: TestInstance;
+  beforeAll(async () => {
+    t = await createTestInstance(dialect);
+  });
+  afterAll(() => t?.close());
+
+  const unknownCounters = async () =>
+    (await t.db.kysely.selectFrom("lockout_counters").select("subject").execute()).filter((r) =>
+      r.subject.startsWith("pin-unknown:"),
+    ).length;
+
+  it("forgets the counters of unknown names once idle for a day, but never while one is locked", async () => {
+    for (const name of ["a", "b", "c"])
+      await outcome(t.services.pins.verify(cliContext, `${name}@nowhere.example`, "482915"));
+    // "locked" gets locked (permanent mode keeps it until an administrator unblocks).
+    await t.services.policies.update(cliContext, { lockout: { mode: "permanent", threshold: 2 } });
+    for (let i = 0; i < 2; i++)
+      await outcome(t.services.pins.verify(cliContext, "locked@nowhere.example", "482915"));
+    expect(await unknownCounters()).toBe(4);
+    expect((await t.services.maintenance.runOnce()).unknownCountersRemoved).toBe(0);
+    t.clock.advance(25 * 3_600_000);
+    expect((await t.services.maintenance.runOnce()).unknownCountersRemoved).toBe(3);
+    expect(await unknownCounters()).toBe(1);
+    // The survivor is still locked: its answers did not change.
+    expect(await outcome(t.services.pins.verify(cliContext, "locked@nowhere.example", "482915"))).toBe(
+      "pinLocked",
+    );
+    await t.services.policies.reset(cliContext);
+  });
+});

@@ -16,6 +16,7 @@ import { createAppClientService } from "./app-client-service.ts";
 import { createAttemptGuard } from "./attempts.ts";
 import { createAuditService } from "./audit-service.ts";
 import { type Clock, systemClock } from "./context.ts";
+import { createMaintenance } from "./maintenance.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createPinCompliance } from "./pin-compliance.ts";
 import { createPinService } from "./pin-service.ts";
@@ -99,6 +100,7 @@ export const createServices = ({
     outbox,
     portal,
     admin: createAdminService({ db, repos, pins, policies, methods: portal.methods, outbox, audit, clock }),
+    maintenance: createMaintenance({ repos, clock }),
     apps: createAppClientService({ apiClients: repos.apiClients, audit, clock }),
     tokens: createTokenService({
       signingKeys: repos.signingKeys,

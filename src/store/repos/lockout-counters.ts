@@ -164,6 +164,30 @@ export const createLockoutCountersRepo = (db: Db) => {
         .execute();
     },
 
+    /**
+     * Deletes idle counters whose subject starts with `prefix` (counters kept for unknown user names,
+     * which would otherwise grow with every name ever tried): not locked, nothing in flight, and no
+     * failure since `idleBefore`. Returns how many went.
+     */
+    async pruneIdle(prefix: string, idleBefore: number, now: number): Promise<number> {
+      // A range on the primary key rather than LIKE, so both databases use the index.
+      const upper = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      const result = await kysely
+        .deleteFrom("lockout_counters")
+        .where("subject", ">=", prefix)
+        .where("subject", "<", upper)
+        .where((eb) =>
+          eb.or([
+            eb("locked_at", "is", null),
+            eb.and([eb("locked_until", "is not", null), eb("locked_until", "<", now)]),
+          ]),
+        )
+        .where((eb) => eb.or([eb("last_failed_at", "is", null), eb("last_failed_at", "<", idleBefore)]))
+        .where((eb) => eb.or([eb("pending", "=", 0), eb("pending_at", "<", now - PENDING_TTL_MS)]))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     /** Gives back a reserved place without counting a failure (the guess could not be evaluated). */
     async release(subject: string): Promise<void> {
       await kysely
