@@ -175,7 +175,7 @@ describe.each(dialects)(
       await expect.poll(() => status.getAttribute("data-status"), WAIT).toBe("retrying");
       await expect.poll(() => status.textContent(), WAIT).toContain("550");
       expect(await status.textContent()).toMatch(
-        /Not delivered yet — attempt 1 failed; PinDesk tries again at \d\d:\d\d\./,
+        /Not delivered yet — PinDesk tries again at \d\d:\d\d\.Attempt 1 of 5 failed: 550 5\.1\.1 mailbox unavailable\./,
       );
       expect(await status.textContent()).toContain("you are not stuck");
       expect(await page.getByRole("link", { name: "Emergency Access" }).isVisible()).toBe(true);

@@ -815,7 +815,7 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     await expect.poll(async () => (await status()).status).toBe("retrying");
     expect(await status()).toEqual({
       status: "retrying",
-      detail: "Attempt 1 of 5 failed (550 5.1.1 mailbox unavailable); retrying at 2026-05-25T09:00:30.000Z.",
+      detail: "Attempt 1 of 5 failed: 550 5.1.1 mailbox unavailable.",
       attempt: 1,
       nextAttemptAt: "2026-05-25T09:00:30.000Z",
     });

@@ -727,7 +727,7 @@ export const createRecoveryService = ({
             : message.state === "expired"
               ? `The message could not be delivered in time: ${reason}.`
               : message.state === "retrying"
-                ? `Attempt ${message.attempts} of ${message.maxAttempts} failed (${reason}); retrying${message.nextAttemptAt ? ` at ${message.nextAttemptAt}` : ""}.`
+                ? `Attempt ${message.attempts} of ${message.maxAttempts} failed: ${reason}.`
                 : null,
         attempt: message.attempts,
         nextAttemptAt: message.nextAttemptAt,

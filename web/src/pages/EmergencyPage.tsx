@@ -175,6 +175,9 @@ export const EmergencyPage = () => {
             if (methodId) setMethodChosen(true);
           }}
         >
+          <p className="lead" role="status">
+            Your answers are correct.
+          </p>
           <fieldset className="radio-list">
             <legend>Which PIN do you want to change?</legend>
             {answered.methods.map((m) => (

@@ -57,7 +57,7 @@ const DeliveryLine = ({ sent, status }: { sent: RecoverySent; status: DeliverySt
         : state === "expired"
           ? "Not delivered in time: the code in it has expired, so PinDesk stopped trying."
           : state === "retrying"
-            ? `Not delivered yet — attempt ${status?.attempt ?? 1} failed; PinDesk tries again${status?.nextAttemptAt ? ` at ${formatClock(status.nextAttemptAt)}` : ""}.`
+            ? `Not delivered yet — PinDesk tries again${status?.nextAttemptAt ? ` at ${formatClock(status.nextAttemptAt)}` : " shortly"}.`
             : state === "sending"
               ? "Sending now…"
               : "Waiting to be sent…";

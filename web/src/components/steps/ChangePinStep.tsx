@@ -34,9 +34,9 @@ export const ChangePinStep = ({ view, onView }: StepProps) => {
     <StepCard title="Choose a new PIN" testId="step-change-pin">
       <div className="notice notice-info" data-testid="change-reason">
         <p className="notice-title">{lead}</p>
-        {/* The server's words say when and what changed ("…changed on 25 May…"); always shown. */}
+        {/* The server's words say when and what changed ("…changed on 25 May…: PINs now need…"). */}
         {view.message && <p className="notice-small">{humanizeTimes(view.message)}</p>}
-        {view.currentPinProblems && view.currentPinProblems.length > 0 && (
+        {!view.message && view.currentPinProblems && view.currentPinProblems.length > 0 && (
           <>
             <p>What your current PIN no longer meets:</p>
             <ul>
