@@ -244,7 +244,9 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
         say(`  (single use, expires ${link.expiresAt}; \`pindesk admin create\` prints a new one)`);
       }
       services.outbox.start();
-      services.maintenance.start(undefined, (error) => note(`housekeeping failed (will retry): ${String(error)}`));
+      services.maintenance.start(undefined, (error) =>
+        note(`housekeeping failed (will retry): ${String(error)}`),
+      );
       let closing = false;
       const shutdown = async (signal: string) => {
         if (closing) return;
