@@ -222,7 +222,7 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
     const result = await t.services.pins.unblock(cliContext, bo.id);
     expect(result.unblocked).toEqual(["Badge (RFID card)"]);
     expect(result.unblockedText).toBe(
-      "Unblocked: Badge (RFID card). The user can sign in again with what they already have.",
+      "Unblocked: Badge (RFID card) (the PIN itself was not locked). The user can sign in again with what they already have.",
     );
     await t.services.portal.methods.verifyRfid(cliContext, bo, "04A1B2C3D4");
   });

@@ -625,7 +625,7 @@ export const createPinService = ({
       return {
         ...(await status(user)),
         unblocked,
-        unblockedText: `Unblocked: ${unblocked.join(", ")}. The user can sign in again with what they already have.`,
+        unblockedText: unblockedText(pinWasLocked, unblocked.filter((u) => u !== "PIN")),
       };
     },
 
@@ -690,6 +690,14 @@ export const createPinService = ({
     },
   };
 };
+
+/** What Unblock PIN did, in the words the admin portal shows. */
+const unblockedText = (pin: boolean, methods: string[]): string =>
+  pin && methods.length === 0
+    ? "PIN unblocked. The user can sign in with their existing PIN."
+    : pin
+      ? `PIN unblocked, and also ${methods.join(", ")}. The user can sign in again with what they already have.`
+      : `Unblocked: ${methods.join(", ")} (the PIN itself was not locked). The user can sign in again with what they already have.`;
 
 const actorName = (ctx: RequestContext): string => {
   const a = ctx.actor;
