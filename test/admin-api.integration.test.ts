@@ -143,10 +143,13 @@ describe.each(dialects)("admin API on %s", (dialect) => {
 
   it("previews a stricter policy before saving it, and reports the dashboard", async () => {
     const preview = await admin.post("/portal/api/admin/policies/pin/preview", { minLength: 8 });
-    expect(preview.body.affectedPins).toBeGreaterThan(0);
+    expect(preview.body.pinsNotCompliant).toBeGreaterThan(0);
     expect(preview.body.message).toContain("next sign-in");
     const lax = await admin.post("/portal/api/admin/policies/pin/preview", { lockout: { threshold: 20 } });
-    expect(lax.body.affectedPins).toBe(0);
+    expect(lax.body.pinsNotCompliant).toBe(0);
+    expect(lax.body.message).toBe(
+      "No user is affected: every current PIN still complies and nobody is locked by this change.",
+    );
     const dashboard = await admin.get("/portal/api/admin/dashboard");
     expect(dashboard.body.usersPerState["No PIN"]).toBeGreaterThanOrEqual(31);
     expect(dashboard.body.lockouts).toHaveLength(7);

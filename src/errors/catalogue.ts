@@ -376,6 +376,17 @@ export const errorCatalogue = define({
     message: "Your role cannot read the organisation's policies.",
     mitigation: "Ask a Global Administrator if you need to see them.",
   },
+  nothingToUnblockNoPin: {
+    status: 409,
+    message: "This user has no PIN, so there is no lockout to clear.",
+    mitigation: "Generate a temporary PIN (or use Reset PIN) and give it to the user.",
+  },
+  noRecoveryChannel: {
+    status: 409,
+    message: "This user has no email address or mobile number on file, so a recovery link cannot be sent.",
+    mitigation:
+      "Add their email address or mobile number to their account, or generate a temporary PIN and give it to them in person or by phone.",
+  },
 
   // --- API clients and tokens ---
   invalidToken: {

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { digestToken, randomToken } from "../crypto/tokens.ts";
-import { checkPin, parsePinPolicy } from "../domain/pin-policy.ts";
+import { checkPin, describePinPolicy } from "../domain/pin-policy.ts";
 import {
-  METHOD_COUNTER_KINDS,
-  METHOD_COUNTER_LABELS,
-  type MethodCounterKind,
-  methodCounterSubject,
+  METHOD_LABELS,
+  type PortalPolicy,
+  parsePortalPolicy,
 } from "../domain/portal-policy.ts";
 import {
   canManageAuthenticationMethods,
@@ -16,6 +15,7 @@ import {
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import type { Repos } from "../store/index.ts";
+import type { AuditQuery } from "../store/repos/audit-events.ts";
 import {
   failedAttemptsOf,
   pinStateOf,
@@ -23,7 +23,7 @@ import {
   type StateRules,
   type User,
 } from "../store/repos/users.ts";
-import type { AuditService } from "./audit-service.ts";
+import type { AuditEvent, AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
 import type { PinService, PinState, PinStatus } from "./pin-service.ts";
 import type { PolicyService } from "./policy-service.ts";
@@ -31,6 +31,11 @@ import type { MethodsService } from "./portal/methods-service.ts";
 import { validateUserFields } from "./user-service.ts";
 
 export interface OutboxReader {
+  /** Why a channel cannot deliver at all (nothing configured), or null when it can. */
+  unavailable?(channel: "email" | "sms"): string | null;
+  get?(
+    id: string,
+  ): Promise<{ state?: string; status: string; statusText?: string; lastError: string | null } | undefined>;
   listForUser(
     userId: string,
     limit: number,
@@ -63,6 +68,26 @@ export interface UserRow {
 }
 
 const DAY_MS = 86_400_000;
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
+const RECOVERY_WORDS = {
+  codeLength: "Recovery code length",
+  ttlMinutes: "Minutes a recovery code works",
+  maxTries: "Tries per recovery code",
+  resendCooldownSeconds: "Seconds before a code can be sent again",
+  perUserPerHour: "Codes per user per hour",
+  perIpPerHour: "Recovery attempts per network address per hour",
+} as const;
+const EXPORT_PAGE = 1000;
+
+export interface AuditFilter {
+  user?: string | undefined;
+  actor?: string | undefined;
+  action?: string | undefined;
+  /** Epoch ms, inclusive. */
+  from?: number | undefined;
+  /** Epoch ms, exclusive. */
+  to?: number | undefined;
+}
 const SETUP_TTL_MS = 24 * 3_600_000;
 
 /**
@@ -113,6 +138,45 @@ export const createAdminService = ({
     const user = await repos.users.findByIdOrUpn(ref);
     if (!user) throw new AppError("userNotFound", { user: ref.slice(0, 256) });
     return user;
+  };
+
+  /** The recorded forms of "who did it": user:<UPN as stored>, the text as typed, and "anonymous" for the user at sign-in. */
+  const actorForms = async (typed: string): Promise<string[]> => {
+    const text = typed.trim();
+    const bare = text.replace(/^user:/i, "");
+    const forms = new Set([text, `user:${bare}`, `user:${bare.toLowerCase()}`]);
+    const user = bare.includes("@") ? await repos.users.findByUpn(bare) : undefined;
+    if (user) forms.add(`user:${user.userPrincipalName}`);
+    if (/^(the user|anonymous|sign-in)/i.test(text)) forms.add("anonymous");
+    if (/^(cli|command line|pindesk)/i.test(text)) forms.add("cli");
+    return [...forms];
+  };
+
+  const auditQueryOf = async (filter: AuditFilter): Promise<Omit<AuditQuery, "limit">> => {
+    const target = filter.user ? await repos.users.findByIdOrUpn(filter.user.trim()) : undefined;
+    return {
+      ...(target ? { targetUserId: target.id } : filter.user ? { targetUpn: filter.user.trim() } : {}),
+      ...(filter.actor?.trim() && { actors: await actorForms(filter.actor) }),
+      ...(filter.action?.trim() && { action: filter.action.trim() }),
+      ...(filter.from !== undefined && { from: filter.from }),
+      ...(filter.to !== undefined && { to: filter.to }),
+    };
+  };
+
+  /** How many users an authentication set applies to (named users, then roles, the default gets the rest). */
+  const usersOfSet = async (policy: PortalPolicy, set: PortalPolicy["authSets"][number]): Promise<number> => {
+    const count = async (where?: (q: ReturnType<typeof usersQuery>) => ReturnType<typeof usersQuery>) =>
+      Number((await (where ? where(usersQuery()) : usersQuery()).executeTakeFirst())?.n ?? 0);
+    const usersQuery = () => kysely.selectFrom("users").select((eb) => eb.fn.countAll().as("n"));
+    const byRoles = (roles: readonly string[]) => (q: ReturnType<typeof usersQuery>) =>
+      q.where((eb) => eb.or(roles.map((r) => eb("roles", "like", `%${JSON.stringify(r)}%`))));
+    if (set.id === policy.defaultSetId) {
+      const named = policy.authSets.filter((s) => s.id !== set.id);
+      const roles = named.flatMap((s) => s.roles);
+      const direct = named.reduce((n, s) => n + s.users.length, 0);
+      return Math.max(0, (await count()) - direct - (roles.length > 0 ? await count(byRoles(roles)) : 0));
+    }
+    return set.users.length + (set.roles.length > 0 ? await count(byRoles(set.roles)) : 0);
   };
 
   /** The time and policy the state rule depends on (lock expiry, PIN expiry, failure decay). */
@@ -186,15 +250,19 @@ export const createAdminService = ({
       assertAdmin(ctx);
       const user = await requireUser(ref);
       assertCanRead(ctx, user);
-      const [pin, userMethods, events, messages, qr] = await Promise.all([
+      const [status, userMethods, events, messages, qr, channels] = await Promise.all([
         pins.statusOf(user),
         methods.list(user),
         audit.query({ targetUserId: user.id, limit: 20 }),
         outbox.listForUser(user.id, 10),
         repos.qr.getMethod(user.id),
+        methods.recoveryChannels(user),
       ]);
+      const pin = { ...status, description: describeForHelpdesk(status, clock.now()) };
+      const canManage =
+        ctx.actor.type !== "user" || canManageAuthenticationMethods(ctx.actor.roles, user.roles);
+      const roleText = ctx.actor.type === "user" ? ctx.actor.roles.join(", ") || "no role" : ctx.actor.type;
       const qrCodes = qr ? await repos.qr.codesOf(user.id) : [];
-      const lockouts = await methodLockoutsOf(repos, policies, user, clock.now());
       return {
         user,
         pin,
@@ -214,9 +282,26 @@ export const createAdminService = ({
           : null,
         recentEvents: events,
         recentMessages: messages,
-        methodLockouts: lockouts,
-        whyStuck: whyStuck(user, pin, messages, lockouts),
-        canManage: ctx.actor.type !== "user" || canManageAuthenticationMethods(ctx.actor.roles, user.roles),
+        whyStuck: whyStuck(user, pin, messages),
+        canManage,
+        // Why the actions are missing, in words, for an administrator who may look but not act.
+        manageReason: canManage
+          ? null
+          : `Your role (${roleText}) can view ${user.displayName} but not change their PIN or methods${user.roles.length ? ` (they are ${user.roles.join(", ")})` : ""}. Ask a Privileged Authentication Administrator or a Global Administrator.`,
+        recovery: {
+          channels: channels.map((c) => ({
+            channel: c.channel,
+            masked: c.masked,
+            unavailable: outbox.unavailable?.(c.channel) ?? null,
+          })),
+          /** Why no recovery link can be sent, or null when one can. */
+          cannotSend:
+            channels.length === 0
+              ? "They have no email address or mobile number on file to send a link to."
+              : channels.every((c) => outbox.unavailable?.(c.channel))
+                ? `Delivery is not set up on this PinDesk: ${outbox.unavailable?.(channels[0]?.channel ?? "email")}.`
+                : null,
+        },
       };
     },
 
@@ -281,47 +366,249 @@ export const createAdminService = ({
       };
     },
 
-    /** What a PIN policy change would do, before it is saved. */
+    /**
+     * What a PIN policy change would do, before it is saved: the settings that change, in words; how
+     * many stored PINs the new rules reject (from the keyed PIN profiles, without reading any PIN);
+     * who is already at or past a lower lockout threshold; whose PIN expires at once.
+     */
     async previewPinPolicy(ctx: RequestContext, change: unknown) {
       assertAdmin(ctx);
       const current = await policies.current();
-      const next = parsePinPolicy(change, current.policy);
-      const total = Number(
+      const { policy: next, impact } = await policies.preview(change);
+      const before = new Set(describePinPolicy(current.policy));
+      const changes = describePinPolicy(next).filter((line) => !before.has(line));
+      const effects: string[] = [];
+      if (impact.notCompliant > 0)
+        effects.push(
+          `${impact.notCompliant} ${plural(impact.notCompliant, "user's PIN no longer complies", "users' PINs no longer comply")}; they will be asked to change it at their next sign-in, with the reason.`,
+        );
+      if (impact.compliantAgain > 0)
+        effects.push(
+          `${impact.compliantAgain} ${plural(impact.compliantAgain, "PIN", "PINs")} marked non-compliant by an earlier change ${plural(impact.compliantAgain, "complies", "comply")} again and will no longer be asked to change.`,
+        );
+      if (impact.unknown > 0)
+        effects.push(
+          `${impact.unknown} ${plural(impact.unknown, "PIN was", "PINs were")} set before PinDesk recorded PIN profiles: ${plural(impact.unknown, "it is", "they are")} checked at the next sign-in instead.`,
+        );
+      const lockout = next.lockout;
+      if (lockout.threshold < current.policy.lockout.threshold) {
+        const atThreshold = Number(
+          (
+            await kysely
+              .selectFrom("lockout_counters")
+              .select((eb) => eb.fn.countAll().as("n"))
+              .where("subject", ">=", "pin:")
+              .where("subject", "<", "pin;")
+              .where("locked_at", "is", null)
+              .where("failed_count", ">=", lockout.threshold)
+              .executeTakeFirst()
+          )?.n ?? 0,
+        );
+        if (atThreshold > 0)
+          effects.push(
+            `${atThreshold} ${plural(atThreshold, "user is", "users are")} at or past the new threshold of ${lockout.threshold} wrong PINs: their next sign-in is refused as locked until the count ${lockout.decaySeconds > 0 ? "decays or " : ""}is cleared by an unblock or a successful reset.`,
+          );
+      }
+      if (lockout.mode !== current.policy.lockout.mode)
+        effects.push(
+          lockout.mode === "permanent"
+            ? "From now on a lock lasts until an administrator unblocks it. Locks already in force keep their end time."
+            : "From now on a lock runs out by itself. Users locked until an administrator unblocks them stay locked until then.",
+        );
+      const cutoff = next.expirationDays > 0 ? clock.now() - next.expirationDays * DAY_MS : null;
+      const expiresNow =
+        cutoff !== null &&
+        (current.policy.expirationDays === 0 || next.expirationDays < current.policy.expirationDays)
+          ? Number(
+              (
+                await kysely
+                  .selectFrom("users")
+                  .select((eb) => eb.fn.countAll().as("n"))
+                  .where("pin_flag", "=", 1)
+                  .where("pin_changed_at", "<=", cutoff)
+                  .executeTakeFirst()
+              )?.n ?? 0,
+            )
+          : 0;
+      if (expiresNow > 0)
+        effects.push(
+          `${expiresNow} ${plural(expiresNow, "PIN is", "PINs are")} older than ${next.expirationDays} days and ${plural(expiresNow, "expires", "expire")} as soon as this is saved: those users are asked to change it at their next sign-in.`,
+        );
+      return {
+        policy: next,
+        changes,
+        effects,
+        /** PINs the new rules reject (the PIN service's count from stored PIN profiles). */
+        pinsNotCompliant: impact.notCompliant,
+        pinsCompliantAgain: impact.compliantAgain,
+        pinsCheckedAtNextSignIn: impact.unknown,
+        expiresNow,
+        message:
+          changes.length === 0
+            ? "Nothing changes."
+            : effects.length === 0
+              ? "No user is affected: every current PIN still complies and nobody is locked by this change."
+              : effects.join(" "),
+      };
+    },
+
+    /** What a sign-in and recovery policy change would do (validated exactly as saving would). */
+    async previewPortalPolicy(ctx: RequestContext, change: unknown, current: PortalPolicy) {
+      assertAdmin(ctx);
+      const next = parsePortalPolicy(change, current);
+      const changes: string[] = [];
+      const effects: string[] = [];
+      const setWords = (set: PortalPolicy["authSets"][number]) =>
+        `${set.name}: ${set.methods.map((m) => METHOD_LABELS[m]).join(" + ")}`;
+      for (const set of next.authSets) {
+        const was = current.authSets.find((s) => s.id === set.id);
+        if (!was) changes.push(`New authentication set ${setWords(set)}.`);
+        else if (JSON.stringify(was) !== JSON.stringify(set))
+          changes.push(`Set changed to ${setWords(set)}.`);
+        const gained = set.methods.filter((m) => !was?.methods.includes(m));
+        if (gained.length > 0) {
+          const who = await usersOfSet(next, set);
+          effects.push(
+            `${who} ${plural(who, "user", "users")} of ${set.name} will also need ${gained.map((m) => METHOD_LABELS[m].toLowerCase()).join(" and ")} at their next sign-in${next.enrolDuringSignIn ? " (they can set it up then)" : ""}.`,
+          );
+        }
+      }
+      for (const set of current.authSets)
+        if (!next.authSets.some((s) => s.id === set.id))
+          changes.push(`Set ${set.name} removed: its users get the default set.`);
+      if (next.defaultSetId !== current.defaultSetId)
+        changes.push(
+          `Default set: ${next.authSets.find((s) => s.id === next.defaultSetId)?.name ?? next.defaultSetId}.`,
+        );
+      const ea = next.emergencyAccess;
+      const eaWas = current.emergencyAccess;
+      if (ea.enabled !== eaWas.enabled) {
+        changes.push(`Emergency Access turned ${ea.enabled ? "on" : "off"}.`);
+        if (ea.enabled) {
+          const registered = Number(
+            (
+              await kysely
+                .selectFrom("security_answers")
+                .select((eb) => eb.fn.count("user_id").distinct().as("n"))
+                .executeTakeFirst()
+            )?.n ?? 0,
+          );
+          effects.push(
+            `${registered} ${plural(registered, "user has", "users have")} registered security answers and can use it now; the others must register answers first (My account → Security questions).`,
+          );
+        } else
+          effects.push("Nobody can reset their PIN with security questions until it is turned on again.");
+      }
+      if (JSON.stringify(ea.questions) !== JSON.stringify(eaWas.questions))
+        changes.push(
+          `Security questions: ${ea.questions.length} (${ea.questions.map((q) => q.text).join(" / ")}).`,
+        );
+      if (ea.registerCount !== eaWas.registerCount || ea.askCount !== eaWas.askCount)
+        changes.push(`Users register ${ea.registerCount} answers and are asked ${ea.askCount} at random.`);
+      const removedQuestions = eaWas.questions.filter((q) => !ea.questions.some((n) => n.id === q.id));
+      if (removedQuestions.length > 0)
+        effects.push(
+          `Answers to ${removedQuestions.length} removed ${plural(removedQuestions.length, "question", "questions")} stop counting: users with fewer than ${ea.askCount} remaining answers must register again.`,
+        );
+      const channels = (list: readonly string[]) =>
+        list.map((c) => (c === "email" ? "email" : "text message")).join(" and ") || "none";
+      if (JSON.stringify(next.recovery.channels) !== JSON.stringify(current.recovery.channels)) {
+        changes.push(`Forgot PIN sends codes by ${channels(next.recovery.channels)}.`);
+        if (next.recovery.channels.length === 0)
+          effects.push(
+            "Forgot PIN can no longer send a code: users must call the help desk or use Emergency Access.",
+          );
+      }
+      for (const key of [
+        "codeLength",
+        "ttlMinutes",
+        "maxTries",
+        "resendCooldownSeconds",
+        "perUserPerHour",
+        "perIpPerHour",
+      ] as const)
+        if (next.recovery[key] !== current.recovery[key])
+          changes.push(`${RECOVERY_WORDS[key]}: ${current.recovery[key]} → ${next.recovery[key]}.`);
+      if (
+        next.sessions.idleMinutes !== current.sessions.idleMinutes ||
+        next.sessions.absoluteHours !== current.sessions.absoluteHours
+      )
+        changes.push(
+          `Sessions end after ${next.sessions.idleMinutes} idle minutes or ${next.sessions.absoluteHours} hours.`,
+        );
+      if (next.helpdeskContact !== current.helpdeskContact)
+        changes.push(`Help desk contact shown to users: "${next.helpdeskContact}".`);
+      if (next.enrolDuringSignIn !== current.enrolDuringSignIn)
+        changes.push(
+          next.enrolDuringSignIn
+            ? "Users may set up a missing method during sign-in."
+            : "A user missing a method of their set cannot sign in until the help desk sets it up.",
+        );
+      return {
+        policy: next,
+        changes,
+        effects,
+        message:
+          changes.length === 0
+            ? "Nothing changes."
+            : effects.length === 0
+              ? "No user is affected until they next sign in."
+              : effects.join(" "),
+      };
+    },
+
+    /** What a QR code method policy change would do. */
+    async previewQrPolicy(
+      ctx: RequestContext,
+      change: { state?: string; pinLength?: number; standardQRCodeLifetimeInDays?: number },
+      current: { state: string; pinLength: number; standardQRCodeLifetimeInDays: number },
+    ) {
+      assertAdmin(ctx);
+      const changes: string[] = [];
+      const effects: string[] = [];
+      const badges = Number(
         (
           await kysely
-            .selectFrom("pin_credentials")
+            .selectFrom("qr_pin_methods")
             .select((eb) => eb.fn.countAll().as("n"))
             .executeTakeFirst()
         )?.n ?? 0,
       );
-      const stricter =
-        next.minLength > current.policy.minLength ||
-        next.maxLength < current.policy.maxLength ||
-        (["digits", "lowercase", "uppercase", "special"] as const).some(
-          (k) => next[k] !== current.policy[k] && next[k] !== "allowed",
-        ) ||
-        (next.blockSimplePins && !current.policy.blockSimplePins) ||
-        (next.blockRepeatedGroups && !current.policy.blockRepeatedGroups) ||
-        (next.blockCommonPins && !current.policy.blockCommonPins);
+      if (change.state !== undefined && change.state !== current.state) {
+        changes.push(`QR code sign-in turned ${change.state === "enabled" ? "on" : "off"}.`);
+        effects.push(
+          change.state === "enabled"
+            ? `${badges} ${plural(badges, "user has a badge", "users have badges")} that will work again.`
+            : `${badges} ${plural(badges, "user's badge stops", "users' badges stop")} working until it is turned on again; their PINs still work elsewhere.`,
+        );
+      }
+      let pinsNotCompliant: number | undefined;
+      if (change.pinLength !== undefined && change.pinLength !== current.pinLength) {
+        changes.push(`Badge PINs: at least ${change.pinLength} digits.`);
+        const { impact } = await policies.preview({ qr: { pinLength: change.pinLength } });
+        pinsNotCompliant = impact.notCompliant;
+        if (impact.notCompliant > 0)
+          effects.push(
+            `${impact.notCompliant} ${plural(impact.notCompliant, "PIN no longer complies", "PINs no longer comply")}; they are asked to change at the next sign-in.`,
+          );
+      }
+      if (
+        change.standardQRCodeLifetimeInDays !== undefined &&
+        change.standardQRCodeLifetimeInDays !== current.standardQRCodeLifetimeInDays
+      )
+        changes.push(
+          `New badges last ${change.standardQRCodeLifetimeInDays} days; printed badges keep their dates.`,
+        );
       return {
-        policy: next,
-        affectedPins: stricter ? total : 0,
-        message: stricter
-          ? `The new rules are stricter. PINs are stored only as hashes, so each of the ${total} users' PINs is checked at their next sign-in: anyone whose PIN no longer complies is taken straight to "set a new PIN", with the reason. Nobody is locked out.`
-          : "The new rules are not stricter: every current PIN stays valid.",
-        expiresNow:
-          next.expirationDays > 0 &&
-          (current.policy.expirationDays === 0 || next.expirationDays < current.policy.expirationDays)
-            ? Number(
-                (
-                  await kysely
-                    .selectFrom("pin_credentials")
-                    .select((eb) => eb.fn.countAll().as("n"))
-                    .where("changed_at", "<=", clock.now() - next.expirationDays * 86_400_000)
-                    .executeTakeFirst()
-                )?.n ?? 0,
-              )
-            : 0,
+        changes,
+        effects,
+        ...(pinsNotCompliant !== undefined && { pinsNotCompliant }),
+        message:
+          changes.length === 0
+            ? "Nothing changes."
+            : effects.length === 0
+              ? "No user is affected."
+              : effects.join(" "),
       };
     },
 
@@ -421,41 +708,78 @@ export const createAdminService = ({
       return user;
     },
 
+    /**
+     * The audit trail, newest first. "Done by" accepts what a help desk types — a user name, with or
+     * without the recorded "user:" prefix, in any case — and matches every form it was recorded under.
+     */
+    async auditEvents(ctx: RequestContext, filter: AuditFilter, limit: number) {
+      assertAdmin(ctx);
+      return audit.query({ ...(await auditQueryOf(filter)), limit });
+    },
+
+    /** Every event matching the filter, in pages (for exports of any size). */
+    async *auditExport(ctx: RequestContext, filter: AuditFilter): AsyncGenerator<AuditEvent> {
+      assertAdmin(ctx);
+      const base = await auditQueryOf(filter);
+      let after: { at: number; id: string } | undefined;
+      for (;;) {
+        const page = await audit.query({ ...base, ...(after && { after }), limit: EXPORT_PAGE });
+        for (const e of page) yield e;
+        const last = page[page.length - 1];
+        if (page.length < EXPORT_PAGE || !last) return;
+        after = { at: Date.parse(last.at), id: last.id };
+      }
+    },
+
+    /**
+     * What became of a message just queued: waits briefly for its first delivery attempt, so the help
+     * desk is told "accepted", "not delivered: why" or "being retried", never a bare "sent".
+     */
+    async deliveryOutcome(messageId: string, waitMs = 3000) {
+      const until = Date.now() + waitMs;
+      for (;;) {
+        const message = await outbox.get?.(messageId);
+        const state = message?.state ?? message?.status;
+        if (!message || (state !== "queued" && state !== "sending") || Date.now() >= until)
+          return (
+            message && {
+              state: state ?? "queued",
+              statusText: message.statusText ?? state ?? "",
+              lastError: message.lastError,
+            }
+          );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+
     newId: randomUUID,
   };
 };
 
-/** "Why is this user stuck?": state, reason, last deliveries, and the next step for the help desk. */
-export interface MethodLockout {
-  kind: MethodCounterKind;
-  label: string;
-  failedAttempts: number;
-  /** null: until an administrator unblocks. */
-  lockedUntil: string | null;
-}
-
-/** Sign-in methods and Emergency Access locked by wrong attempts (each has its own counter). */
-export const methodLockoutsOf = async (
-  repos: Repos,
-  policies: PolicyService,
-  user: User,
-  now: number,
-): Promise<MethodLockout[]> => {
-  const lockout = (await policies.pinPolicy()).lockout;
-  const out: MethodLockout[] = [];
-  for (const kind of METHOD_COUNTER_KINDS) {
-    const state = await repos.counters.state(methodCounterSubject(kind, user.id), now, lockout);
-    if (!state.locked) continue;
-    out.push({
-      kind,
-      label: METHOD_COUNTER_LABELS[kind],
-      failedAttempts: state.failedCount,
-      lockedUntil: state.lockedUntil === null ? null : new Date(state.lockedUntil).toISOString(),
-    });
-  }
-  return out;
+/** "25 May 2026, 09:02 UTC": the one way times are written on the admin pages (as in PIN states). */
+export const humanTime = (value: string | number | null | undefined): string => {
+  const ms = typeof value === "string" ? Date.parse(value) : value;
+  return ms === null || ms === undefined || Number.isNaN(ms)
+    ? "an unknown time"
+    : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
 };
 
+/**
+ * The PIN state as the help desk should read it. A temporary PIN the help desk just issued has not
+ * been used yet: the user has not "signed in with a temporary PIN" — they are to sign in with it.
+ */
+export const describeForHelpdesk = (pin: PinStatus, now: number): string => {
+  if (pin.state !== "Must Change" || pin.reason !== "temporaryPin" || !pin.isTemporary)
+    return pin.description;
+  const expires = pin.temporaryExpiresAt ? Date.parse(pin.temporaryExpiresAt) : null;
+  if (expires !== null && expires <= now) return pin.description;
+  const by = pin.mustChangeBy
+    ? ` by ${pin.mustChangeBy}${pin.mustChangeAt ? ` at ${humanTime(pin.mustChangeAt)}` : ""}`
+    : "";
+  return `Must change: a temporary PIN was issued${by}. The user signs in with it${expires ? ` before ${humanTime(expires)}` : ""} and then chooses their own PIN.`;
+};
+
+/** "Why is this user stuck?": state, reason, last deliveries, and the next step for the help desk. */
 export const whyStuck = (
   user: User,
   pin: PinStatus,
@@ -466,7 +790,6 @@ export const whyStuck = (
     createdAt: string;
     purpose: string;
   }[],
-  methodLockouts: readonly MethodLockout[] = [],
 ) => {
   const lines: string[] = [];
   let nextStep: string;
@@ -483,7 +806,7 @@ export const whyStuck = (
   } else if (pin.state === "Must Change") {
     lines.push(pin.description);
     nextStep = pin.isTemporary
-      ? `They must sign in with the temporary PIN${pin.temporaryExpiresAt ? ` before ${pin.temporaryExpiresAt}` : ""} and choose a new one. If it expired or was lost, generate a new temporary PIN.`
+      ? `They must sign in with the temporary PIN${pin.temporaryExpiresAt ? ` before ${humanTime(pin.temporaryExpiresAt)}` : ""} and choose a new one. If it expired or was lost, generate a new temporary PIN.`
       : "At their next sign-in they are asked to set a new PIN; nothing else is needed.";
   } else {
     lines.push("The PIN is in Steady State: it works.");
@@ -497,28 +820,19 @@ export const whyStuck = (
   const notArriving = recovery.filter((m) => m.status === "failed" || (m.status === "queued" && m.lastError));
   for (const m of notArriving) {
     lines.push(
-      `A recovery message to ${m.destinationMasked} (${m.createdAt}) ${m.status === "failed" ? "was NOT delivered" : "is failing and being retried"}: ${m.lastError ?? "unknown reason"}.`,
+      `A recovery message to ${m.destinationMasked} (sent ${humanTime(m.createdAt)}) ${m.status === "failed" ? "was NOT delivered" : "is failing and being retried"}: ${m.lastError ?? "unknown reason"}.`,
     );
   }
   const delivered = recovery.find((m) => m.status === "accepted");
   if (delivered)
     lines.push(
-      `A recovery message to ${delivered.destinationMasked} was accepted by the provider at ${delivered.createdAt}.`,
+      `A recovery message to ${delivered.destinationMasked} was accepted by the provider (sent ${humanTime(delivered.createdAt)}).`,
     );
   if (notArriving.length > 0) {
     nextStep = `Their recovery messages are not arriving (${notArriving[0]?.lastError ?? "delivery failed"}). ${nextStep} Also check their mail address and phone number with them.`;
   } else {
     const other = messages.filter((m) => m.status === "failed").length;
     if (other > 0) lines.push(`${other} other recent message(s) to them failed to deliver.`);
-  }
-  if (methodLockouts.length > 0) {
-    const names = methodLockouts.map((m) => m.label).join(", ");
-    for (const m of methodLockouts) {
-      lines.push(
-        `${m.label} is locked after too many wrong attempts ${m.lockedUntil === null ? "until an administrator unblocks it" : `until ${m.lockedUntil}`}.`,
-      );
-    }
-    nextStep = `${nextStep} Unblock PIN also unblocks ${names}.`;
   }
   return { summary: lines, nextStep };
 };

@@ -1,5 +1,6 @@
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { describePinPolicy } from "../../domain/pin-policy.ts";
+import { checkQrPin, describePinPolicy } from "../../domain/pin-policy.ts";
 import { canManagePolicies } from "../../domain/roles.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { explainCode } from "../../errors/explain.ts";
@@ -12,6 +13,22 @@ import { SESSION_COOKIE } from "./routes.ts";
 const API = "/portal/api/admin";
 const str = (max: number, min = 1) => ({ type: "string", minLength: min, maxLength: max });
 const STATES = ["Steady State", "Must Change", "Account Lockout", "No PIN"];
+
+const AUDIT_PAGE = 200;
+const AUDIT_COLUMNS = [
+  "id",
+  "at",
+  "actor",
+  "action",
+  "outcome",
+  "reason",
+  "targetUserId",
+  "targetUpn",
+  "ip",
+  "userAgent",
+  "requestId",
+  "details",
+] as const;
 
 const csvCell = (value: unknown): string => {
   const text =
@@ -88,7 +105,9 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
       });
       return {
         result: "created",
-        message: `Administrator ${user.userPrincipalName} created and signed in. Next: add your other sign-in methods under My methods.`,
+        message: `Administrator ${user.userPrincipalName} created and signed in. Next: enrol your sign-in methods, so you are not left with a PIN alone.`,
+        // Where the setup page takes the new administrator: enrolling their methods.
+        next: "/portal/me/methods",
         csrfToken: session.csrfToken,
       };
     },
@@ -197,10 +216,20 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
     );
 
     scope.post(`${API}/users/:id/pin/unblock`, async (request) => {
-      const status = await pins.unblock(ctxOf(request), (request.params as { id: string }).id);
+      let status: Awaited<ReturnType<typeof pins.unblock>>;
+      try {
+        status = await pins.unblock(ctxOf(request), (request.params as { id: string }).id);
+      } catch (error) {
+        // "Nothing to unblock: the user can already sign in with the PIN" is wrong for a user with no PIN.
+        if (error instanceof AppError && error.code === "pinNotLocked" && error.details.state === "No PIN")
+          throw new AppError("nothingToUnblockNoPin", error.details);
+        throw error;
+      }
       return {
         result: "unblocked",
-        message: "PIN unblocked. The user can sign in with their existing PIN.",
+        message:
+          (status as { unblockedText?: string }).unblockedText ??
+          "PIN unblocked. The user can sign in with their existing PIN.",
         pin: status,
       };
     });
@@ -221,32 +250,41 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
         const ctx = ctxOf(request);
         const { id } = request.params as { id: string };
         const { pin, lifetimeDays } = request.body as { pin: string; lifetimeDays?: number };
+        const user = await users.get(id);
+        assertCanManage(ctx.actor, user);
+        // Everything that can refuse is checked before anything changes: a rejected PIN or a method
+        // turned off leaves the printed badge working.
+        const violations = checkQrPin(pin, await policies.pinPolicy());
+        if (violations[0]) throw new AppError(violations[0].code, { violations }, violations[0].message);
+        const qrPolicy = await qr.policy();
+        const inScope =
+          qrPolicy.state === "enabled" &&
+          !qrPolicy.excludeTargets.some((t) => t.id === user.id) &&
+          qrPolicy.includeTargets.some((t) => t.id === "all_users" || t.id === user.id);
+        if (!inScope) throw new AppError("qrCodePinMethodDisabled", { state: qrPolicy.state });
         const now = services.clock.now();
-        const days = lifetimeDays ?? (await qr.policy()).standardQRCodeLifetimeInDays;
+        const days = lifetimeDays ?? qrPolicy.standardQRCodeLifetimeInDays;
         const window = {
           startDateTime: new Date(now).toISOString(),
           expireDateTime: new Date(now + days * 86_400_000).toISOString(),
         };
-        let method: Awaited<ReturnType<typeof qr.createMethod>> | undefined;
-        try {
-          method = await qr.createMethod(ctx, id, { standardQRCode: window, pin: { code: pin } });
-        } catch (error) {
-          if (!(error instanceof AppError) || error.code !== "tooManyQRCodePinMethod") throw error;
-          // Replace the badge: a new standard code (the old printed one stops working).
-          await qr.deleteCode(ctx, id, "standard").catch(() => undefined);
-          const created = await qr.patchCode(ctx, id, "standard", window);
-          await pins.set(ctx, id, pin, { action: "pin.reset", forceChange: true, qrProfile: true });
+        if (!(await services.repos.qr.getMethod(user.id))) {
+          const method = await qr.createMethod(ctx, user.id, { standardQRCode: window, pin: { code: pin } });
           return {
-            result: "qrReplaced",
-            message:
-              "New QR badge created; the old one no longer works. Print it now — the image is shown only once.",
-            code: created.code,
+            result: "qrCreated",
+            message: `QR badge created for ${user.displayName}. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
+            code: method.standardQRCode,
           };
         }
+        // Replace: the new PIN first (history and policy checked again; nothing is stored if refused),
+        // then the new code, which stops the old printed badge.
+        await pins.set(ctx, user.id, pin, { action: "pin.reset", forceChange: true, qrProfile: true });
+        if (await services.repos.qr.code(user.id, "standard")) await qr.deleteCode(ctx, user.id, "standard");
+        const created = await qr.patchCode(ctx, user.id, "standard", window);
         return {
-          result: "qrCreated",
-          message: "QR badge created. Print it now — the image is shown only once.",
-          code: method.standardQRCode,
+          result: "qrReplaced",
+          message: `New QR badge created for ${user.displayName}; the old badge no longer works. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
+          code: created.code,
         };
       },
     );
@@ -289,10 +327,24 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
       const ctx = ctxOf(request);
       const user = await users.get((request.params as { id: string }).id);
       assertCanManage(ctx.actor, user);
+      if ((await portal.methods.recoveryChannels(user)).length === 0) throw new AppError("noRecoveryChannel");
       const sent = await portal.recovery.sendRecoveryLink(ctx, user, services.config.publicUrl);
+      const delivery = await admin.deliveryOutcome(sent.messageId);
+      const state = delivery?.state ?? "queued";
+      const why = delivery?.lastError ?? delivery?.statusText ?? "";
+      const message =
+        state === "accepted"
+          ? `Recovery link sent to ${sent.to}: the provider accepted it. It works once, for 24 hours.`
+          : state === "failed" || state === "expired"
+            ? `The recovery link to ${sent.to} was NOT delivered: ${why}. Generate a temporary PIN and give it to the user instead.`
+            : state === "retrying"
+              ? `The recovery link to ${sent.to} is not delivered yet: ${delivery?.statusText ?? why} It shows under Recent messages.`
+              : `The recovery link to ${sent.to} is queued; it shows under Recent messages once the provider answers.`;
       return {
-        result: "sent",
-        message: `Recovery link sent to ${sent.to}. Delivery shows under Recent messages.`,
+        result:
+          state === "accepted" ? "sent" : state === "failed" || state === "expired" ? "notSent" : "queued",
+        message,
+        delivery: delivery ?? null,
         ...sent,
       };
     });
@@ -313,6 +365,16 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
     });
     scope.post(`${API}/policies/pin/preview`, { schema: { body: { type: "object" } } }, async (request) =>
       admin.previewPinPolicy(ctxOf(request), request.body),
+    );
+    scope.post(`${API}/policies/portal/preview`, { schema: { body: { type: "object" } } }, async (request) =>
+      admin.previewPortalPolicy(ctxOf(request), request.body, await portal.portalPolicy.current()),
+    );
+    scope.post(`${API}/policies/qr/preview`, { schema: { body: { type: "object" } } }, async (request) =>
+      admin.previewQrPolicy(
+        ctxOf(request),
+        request.body as { state?: string; pinLength?: number; standardQRCodeLifetimeInDays?: number },
+        await qr.policy(),
+      ),
     );
     scope.patch(`${API}/policies/pin`, { schema: { body: { type: "object" } } }, async (request) => {
       const updated = await policies.update(ctxOf(request), request.body);
@@ -344,7 +406,7 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
               action: str(100),
               from: { type: "string", format: "date-time" },
               to: { type: "string", format: "date-time" },
-              limit: { type: "string", pattern: "^[0-9]{1,5}$" },
+              limit: { type: "string", pattern: "^[0-9]{1,4}$" },
               format: { type: "string", enum: ["json", "csv", "jsonl"] },
             },
           },
@@ -357,47 +419,43 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
           action?: string;
           from?: string;
           to?: string;
-          limit?: number;
+          limit?: string;
           format?: string;
         };
-        const target = q.user ? await users.get(q.user).catch(() => undefined) : undefined;
-        const events = await services.audit.query({
-          ...(target ? { targetUserId: target.id } : q.user ? { targetUpn: q.user } : {}),
-          ...(q.actor && { actor: q.actor }),
-          ...(q.action && { action: q.action }),
-          ...(q.from && { from: Date.parse(q.from) }),
-          ...(q.to && { to: Date.parse(q.to) }),
-          limit: Math.min(Math.max(Number(q.limit ?? 200), 1), 10_000),
-        });
-        if (q.format === "jsonl") {
-          reply.header("content-disposition", 'attachment; filename="pindesk-audit.jsonl"');
-          return reply
-            .type("application/x-ndjson")
-            .send(events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : ""));
+        const ctx = ctxOf(request);
+        const filter = {
+          user: q.user,
+          actor: q.actor,
+          action: q.action,
+          from: q.from ? Date.parse(q.from) : undefined,
+          to: q.to ? Date.parse(q.to) : undefined,
+        };
+        if (q.format === "jsonl" || q.format === "csv") {
+          // Exports are the whole trail the filter matches, read in pages and streamed: no silent cap.
+          const events = admin.auditExport(ctx, filter);
+          const csv = q.format === "csv";
+          const lines = async function* () {
+            if (csv) yield `${AUDIT_COLUMNS.join(",")}\r\n`;
+            for await (const e of events)
+              yield csv
+                ? `${AUDIT_COLUMNS.map((c) => csvCell(e[c])).join(",")}\r\n`
+                : `${JSON.stringify(e)}\n`;
+          };
+          reply.header(
+            "content-disposition",
+            `attachment; filename="pindesk-audit.${csv ? "csv" : "jsonl"}"`,
+          );
+          reply.type(csv ? "text/csv; charset=utf-8" : "application/x-ndjson");
+          return reply.send(Readable.from(lines()));
         }
-        if (q.format === "csv") {
-          const columns = [
-            "id",
-            "at",
-            "actor",
-            "action",
-            "outcome",
-            "reason",
-            "targetUserId",
-            "targetUpn",
-            "ip",
-            "userAgent",
-            "requestId",
-            "details",
-          ] as const;
-          const lines = [
-            columns.join(","),
-            ...events.map((e) => columns.map((c) => csvCell(e[c])).join(",")),
-          ];
-          reply.header("content-disposition", 'attachment; filename="pindesk-audit.csv"');
-          return reply.type("text/csv; charset=utf-8").send(`${lines.join("\r\n")}\r\n`);
-        }
-        return { events };
+        const limit = Math.min(Math.max(Number(q.limit ?? AUDIT_PAGE), 1), 1000);
+        const events = await admin.auditEvents(ctx, filter, limit + 1);
+        return {
+          events: events.slice(0, limit),
+          // The page shows the newest events; more exist when this is true (the export has them all).
+          more: events.length > limit,
+          limit,
+        };
       },
     );
 

@@ -3,7 +3,13 @@
  * each rule that is not met. The server checks again (and checks history, which only it can).
  */
 import { type FormEvent, type ReactNode, useEffect, useId, useMemo, useRef, useState } from "react";
-import { checkPin, type PinPolicy, type PinViolation } from "../../../src/domain/pin-policy.ts";
+import {
+  checkPin,
+  checkQrPin,
+  type PinPolicy,
+  type PinViolation,
+  qrProfilePolicy,
+} from "../../../src/domain/pin-policy.ts";
 import type { ApiError } from "../api.ts";
 import { usePinPolicy } from "../lib/policy.ts";
 import { Field } from "./Field.tsx";
@@ -53,6 +59,7 @@ const rulesOf = (policy: PinPolicy): Rule[] => {
       text: "Digits only (0-9)",
       codes: [
         "pinHasInvalidCharacter",
+        "pinNotDigitsOnly",
         ...CLASS_CODES.digits,
         ...CLASS_CODES.lowercase,
         ...CLASS_CODES.uppercase,
@@ -99,6 +106,14 @@ interface PinFieldsProps {
   username?: string | undefined;
   /** Emergency Access may allow the previous PIN (policy); the server has the last word either way. */
   showHistoryRule?: boolean;
+  /** "qr": the QR code + PIN method's rules (digits only, the badge PIN length) instead of the PIN policy's. */
+  profile?: "standard" | "qr";
+  /** Heading of the checklist ("Your new PIN needs:"; an administrator setting someone's PIN reads "The PIN needs:"). */
+  checksTitle?: string;
+  /** More fields shown under the PINs (an option of the action). */
+  children?: ReactNode;
+  /** More buttons beside the submit button (Cancel in a dialog). */
+  actions?: ReactNode;
 }
 
 export const PinFields = ({
@@ -111,9 +126,14 @@ export const PinFields = ({
   confirmLabel = "Confirm new PIN",
   username,
   showHistoryRule = true,
+  profile = "standard",
+  checksTitle = "Your new PIN needs:",
+  children,
+  actions,
 }: PinFieldsProps) => {
   const info = usePinPolicy();
-  const policy = info?.policy;
+  const basePolicy = info?.policy;
+  const policy = basePolicy && profile === "qr" ? qrProfilePolicy(basePolicy) : basePolicy;
   const [pin, setPin] = useState("");
   const [confirm, setConfirm] = useState("");
   const [show, setShow] = useState(false);
@@ -123,7 +143,10 @@ export const PinFields = ({
   const confirmRef = useRef<HTMLInputElement>(null);
   const checksId = useId();
 
-  const violations: PinViolation[] = useMemo(() => (policy ? checkPin(pin, policy) : []), [pin, policy]);
+  const violations: PinViolation[] = useMemo(
+    () => (!basePolicy ? [] : profile === "qr" ? checkQrPin(pin, basePolicy) : checkPin(pin, basePolicy)),
+    [pin, basePolicy, profile],
+  );
   const rules = useMemo(() => (policy ? rulesOf(policy) : []), [policy]);
   const mismatch = confirm.length > 0 && confirm !== pin && (confirm.length >= pin.length || tried);
   const missingConfirm = tried && confirm.length === 0;
@@ -193,7 +216,7 @@ export const PinFields = ({
         autoFocus
       />
       <div className="checks" id={checksId}>
-        <p className="checks-title">Your new PIN needs:</p>
+        <p className="checks-title">{checksTitle}</p>
         {rules.length === 0 && <p className="hint">Loading your organisation's PIN rules…</p>}
         <ul className="checklist" data-testid="pin-checks">
           {rules.map((rule) => {
@@ -254,7 +277,9 @@ export const PinFields = ({
       <label className="checkbox">
         <input type="checkbox" checked={show} onChange={(e) => setShow(e.target.checked)} /> Show PIN
       </label>
+      {children}
       <div className="actions">
+        {actions}
         <button type="submit" className="btn btn-primary" disabled={busy} aria-busy={busy || undefined}>
           {busy ? "Saving…" : submitLabel}
         </button>

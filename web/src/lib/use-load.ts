@@ -1,8 +1,11 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { type DependencyList, useCallback, useEffect, useRef, useState } from "react";
 import { type ApiError, toApiError } from "../api.ts";
 
-/** Loads data for a page; `reload` fetches again (after a change). */
-export const useLoad = <T>(load: () => Promise<T>) => {
+/**
+ * Loads data for a page; `reload` fetches again (after a change). The load runs again whenever a value
+ * in `deps` changes (a filter applied, another user opened); an answer to an older load is dropped.
+ */
+export const useLoad = <T>(load: () => Promise<T>, deps: DependencyList = []) => {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<ApiError>();
   const [loading, setLoading] = useState(true);
@@ -26,12 +29,13 @@ export const useLoad = <T>(load: () => Promise<T>) => {
     }
   }, []);
 
+  // The caller names what the load depends on.
   useEffect(() => {
     void reload();
     return () => {
       generation.current++;
     };
-  }, [reload]);
+  }, [reload, ...deps]);
 
   return { data, error, loading, reload };
 };

@@ -1,9 +1,17 @@
 import { Link } from "../../components/Link.tsx";
-import { ErrorNotice } from "../../components/Notices.tsx";
 import { useLoad } from "../../lib/use-load.ts";
+import { AdminError } from "./AdminNotices.tsx";
 import { adminApi, type State } from "./admin-api.tsx";
 
-const Bars = ({ title, days }: { title: string; days: { day: string; count: number }[] }) => {
+const Bars = ({
+  title,
+  days,
+  note,
+}: {
+  title: string;
+  days: { day: string; count: number; retrying?: number }[];
+  note?: string;
+}) => {
   const max = Math.max(1, ...days.map((d) => d.count));
   return (
     <section className="card" aria-label={title}>
@@ -13,7 +21,7 @@ const Bars = ({ title, days }: { title: string; days: { day: string; count: numb
           {days.map((d) => (
             <tr key={d.day}>
               <th scope="row">
-                {new Date(`${d.day}T00:00:00Z`).toLocaleDateString([], {
+                {new Date(`${d.day}T00:00:00Z`).toLocaleDateString("en-GB", {
                   weekday: "short",
                   day: "numeric",
                   timeZone: "UTC",
@@ -21,12 +29,16 @@ const Bars = ({ title, days }: { title: string; days: { day: string; count: numb
               </th>
               <td>
                 <span className="bar" style={{ width: `${(d.count / max) * 100}%` }} />
-                <span className="bar-value">{d.count}</span>
+                <span className="bar-value">
+                  {d.count}
+                  {d.retrying ? ` (${d.retrying} retrying)` : ""}
+                </span>
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {note && <p className="hint">{note}</p>}
     </section>
   );
 };
@@ -36,13 +48,16 @@ export const DashboardPage = () => {
   return (
     <div className="page">
       <h1>Dashboard</h1>
-      <ErrorNotice error={error} />
+      <AdminError error={error} />
+      {!data && !error && <p role="status">Loading…</p>}
       {data && (
         <>
           <div className="cards">
             {(Object.entries(data.usersPerState) as [State, number][]).map(([state, n]) => (
               <section className="card" key={state}>
-                <p className="stat">{n.toLocaleString()}</p>
+                <p className="stat" data-testid={`count-${state}`}>
+                  {n.toLocaleString("en-GB")}
+                </p>
                 <p>
                   <Link to={`/admin/users?state=${encodeURIComponent(state)}`}>{state}</Link>
                 </p>
@@ -52,7 +67,11 @@ export const DashboardPage = () => {
           <div className="cards">
             <Bars title="Lockouts, last 7 days" days={data.lockouts} />
             <Bars title="Resets and unblocks, last 7 days" days={data.resets} />
-            <Bars title="Failed deliveries, last 7 days" days={data.failedDeliveries} />
+            <Bars
+              title="Failed deliveries, last 7 days"
+              days={data.failedDeliveries}
+              note="Messages not delivered, and those still being retried after a failure (by the day they were sent)."
+            />
           </div>
         </>
       )}

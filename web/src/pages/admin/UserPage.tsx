@@ -1,10 +1,18 @@
-import { useState } from "react";
+import { type ReactNode, useEffect, useId, useRef, useState } from "react";
 import { type ApiError, toApiError } from "../../api.ts";
-import { ConfirmDialog } from "../../components/ConfirmDialog.tsx";
 import { Link } from "../../components/Link.tsx";
-import { ErrorNotice, Notice } from "../../components/Notices.tsx";
+import { PinFields } from "../../components/PinFields.tsx";
 import { useLoad } from "../../lib/use-load.ts";
-import { adminApi, StateBadge, when } from "./admin-api.tsx";
+import { AdminError, ResultNotice } from "./AdminNotices.tsx";
+import {
+  actionWords,
+  actorWords,
+  adminApi,
+  outcomeWords,
+  purposeWords,
+  StateBadge,
+  when,
+} from "./admin-api.tsx";
 
 type Action =
   | "reset"
@@ -15,39 +23,126 @@ type Action =
   | "recovery"
   | { remove: string; label: string };
 
+const TITLES = {
+  reset: "Reset PIN",
+  temporary: "Generate a temporary PIN",
+  unblock: "Unblock PIN",
+  qr: "Create a QR badge",
+  qrTemporary: "Issue a temporary QR code",
+  recovery: "Send a recovery link",
+} as const;
+
+/** A modal for one action (native <dialog>: focus stays inside, Escape cancels). */
+const ActionDialog = ({
+  open,
+  title,
+  onClose,
+  children,
+}: {
+  open: boolean;
+  title: string;
+  onClose(): void;
+  children: ReactNode;
+}) => {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (open && !dialog.open) dialog.showModal();
+    if (!open && dialog.open) dialog.close();
+  }, [open]);
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      <h2 id={titleId} className="h3">
+        {title}
+      </h2>
+      {open && <div className="stack">{children}</div>}
+    </dialog>
+  );
+};
+
+const Copyable = ({ value }: { value: string }) => {
+  const [state, setState] = useState<"idle" | "copied" | "unavailable">("idle");
+  const ref = useRef<HTMLParagraphElement>(null);
+  const selectText = () => {
+    const node = ref.current;
+    const selection = window.getSelection();
+    if (!node || !selection) return;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    selection.removeAllRanges();
+    selection.addRange(range);
+  };
+  return (
+    <>
+      <p className="temp-pin" data-testid="temporary-pin" ref={ref}>
+        {value}
+      </p>
+      <button
+        type="button"
+        className="btn"
+        onClick={async () => {
+          try {
+            if (!navigator.clipboard || !window.isSecureContext) throw new Error("no clipboard");
+            await navigator.clipboard.writeText(value);
+            setState("copied");
+          } catch {
+            selectText();
+            setState("unavailable");
+          }
+        }}
+      >
+        Copy
+      </button>
+      <span className="hint" role="status" data-testid="copy-status">
+        {state === "copied"
+          ? " Copied to the clipboard."
+          : state === "unavailable"
+            ? " This browser does not allow copying here: the PIN is selected, press Ctrl+C (⌘C on a Mac) to copy it."
+            : ""}
+      </span>
+    </>
+  );
+};
+
 export const UserPage = ({ id }: { id: string }) => {
-  const { data, error, reload } = useLoad(() => adminApi.user(id));
+  const { data, error, reload } = useLoad(() => adminApi.user(id), [id]);
   const [action, setAction] = useState<Action>();
   const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<string>();
+  const [result, setResult] = useState<{ kind: "success" | "warning"; text: string; n: number }>();
   const [failure, setFailure] = useState<ApiError>();
-  const [pin, setPin] = useState("");
-  const [confirmPin, setConfirmPin] = useState("");
   const [forceChange, setForceChange] = useState(true);
   const [temporary, setTemporary] = useState<{ pin: string; expiresAt: string }>();
   const [badge, setBadge] = useState<{ svg: string; expires: string; temporary: boolean }>();
-  const [copied, setCopied] = useState(false);
 
   const close = () => {
     setAction(undefined);
-    setPin("");
-    setConfirmPin("");
+    setFailure(undefined);
   };
+  const done = (text: string, kind: "success" | "warning" = "success") =>
+    setResult((r) => ({ kind, text, n: (r?.n ?? 0) + 1 }));
 
-  const run = async () => {
+  const run = async (pin = "", confirmPin = "") => {
     if (!action || !data) return;
     setBusy(true);
     setFailure(undefined);
-    setResult(undefined);
     try {
       const uid = data.user.id;
-      if (action === "reset") setResult((await adminApi.resetPin(uid, pin, confirmPin, forceChange)).message);
+      if (action === "reset") done((await adminApi.resetPin(uid, pin, confirmPin, forceChange)).message);
       else if (action === "temporary") {
         const r = await adminApi.temporaryPin(uid);
         setTemporary({ pin: r.temporaryPin, expiresAt: r.expiresAt });
-        setCopied(false);
-        setResult(r.message);
-      } else if (action === "unblock") setResult((await adminApi.unblock(uid)).message);
+        done(r.message);
+      } else if (action === "unblock") done((await adminApi.unblock(uid)).message);
       else if (action === "qr" || action === "qrTemporary") {
         const r = action === "qr" ? await adminApi.qrBadge(uid, pin) : await adminApi.qrTemporary(uid);
         if (r.code.image)
@@ -56,10 +151,12 @@ export const UserPage = ({ id }: { id: string }) => {
             expires: r.code.expireDateTime,
             temporary: action === "qrTemporary",
           });
-        setResult(r.message);
-      } else if (action === "recovery") setResult((await adminApi.recoveryLink(uid)).message);
-      else setResult((await adminApi.removeMethod(uid, action.remove)).message);
-      close();
+        done(r.message);
+      } else if (action === "recovery") {
+        const r = await adminApi.recoveryLink(uid);
+        done(r.message, r.result === "sent" ? "success" : "warning");
+      } else done((await adminApi.removeMethod(uid, action.remove)).message);
+      setAction(undefined);
       await reload();
     } catch (e) {
       setFailure(toApiError(e));
@@ -71,35 +168,41 @@ export const UserPage = ({ id }: { id: string }) => {
   if (error)
     return (
       <div className="page">
-        <ErrorNotice error={error} />
+        <p>
+          <Link to="/admin/users">← Users</Link>
+        </p>
+        <AdminError error={error} />
       </div>
     );
   if (!data)
     return (
       <div className="page">
-        <p>Loading…</p>
+        <p role="status">Loading…</p>
       </div>
     );
   const { user, pin: status } = data;
   const locked = status.state === "Account Lockout";
   const can = data.canManage;
+  const title = typeof action === "object" ? `Remove ${action.label}` : action ? TITLES[action] : "";
 
-  const dialogTitle =
-    action === "reset"
-      ? "Reset PIN"
-      : action === "temporary"
-        ? "Generate a temporary PIN"
-        : action === "unblock"
-          ? "Unblock PIN"
-          : action === "qr"
-            ? "Create a QR badge"
-            : action === "qrTemporary"
-              ? "Issue a temporary QR code"
-              : action === "recovery"
-                ? "Send a recovery link"
-                : action
-                  ? `Remove ${action.label}`
-                  : "";
+  const cancelButton = (
+    <button type="button" className="btn" onClick={close}>
+      Cancel
+    </button>
+  );
+  const confirm = (label: string, danger = false) => (
+    <div className="actions">
+      {cancelButton}
+      <button
+        type="button"
+        className={`btn ${danger ? "btn-danger" : "btn-primary"}`}
+        onClick={() => void run()}
+        disabled={busy}
+      >
+        {busy ? "Working…" : label}
+      </button>
+    </div>
+  );
 
   return (
     <div className="page">
@@ -107,40 +210,51 @@ export const UserPage = ({ id }: { id: string }) => {
         <Link to="/admin/users">← Users</Link>
       </p>
       <h1>{user.displayName}</h1>
-      <p className="lead">
-        {user.userPrincipalName}
-        {user.mail ? ` · ${user.mail}` : ""}
-        {user.roles.length ? ` · ${user.roles.join(", ")}` : ""}
-        {user.accountEnabled ? "" : " · account disabled"}
-      </p>
+      <dl className="identity" aria-label="Identity">
+        <div>
+          <dt>User name</dt>
+          <dd>{user.userPrincipalName}</dd>
+        </div>
+        <div>
+          <dt>Email</dt>
+          <dd>{user.mail ?? "none on file"}</dd>
+        </div>
+        <div>
+          <dt>Mobile phone</dt>
+          <dd>{user.mobilePhone ?? "none on file"}</dd>
+        </div>
+        <div>
+          <dt>Last sign-in</dt>
+          <dd>{user.lastSignInAt ? when(user.lastSignInAt) : "never"}</dd>
+        </div>
+        <div>
+          <dt>Roles</dt>
+          <dd>{user.roles.length ? user.roles.join(", ") : "none (a regular user)"}</dd>
+        </div>
+        <div>
+          <dt>Account</dt>
+          <dd>{user.accountEnabled ? "enabled" : "disabled"}</dd>
+        </div>
+      </dl>
 
       {result && (
-        <Notice kind="success" title="Done">
-          {result}
-        </Notice>
+        <ResultNotice
+          kind={result.kind}
+          title={result.kind === "success" ? "Done" : "Please note"}
+          focusKey={result.n}
+        >
+          <p>{result.text}</p>
+        </ResultNotice>
       )}
-      <ErrorNotice error={failure && !action ? failure : undefined} />
 
       {temporary && (
         <section className="card card-primary" aria-label="Temporary PIN">
           <h2>Temporary PIN</h2>
-          <p className="temp-pin" data-testid="temporary-pin">
-            {temporary.pin}
-          </p>
+          <Copyable value={temporary.pin} />
           <p>
             Give this to the user; they must change it at sign-in. It works until {when(temporary.expiresAt)}{" "}
             and is not shown again.
           </p>
-          <button
-            type="button"
-            className="btn"
-            onClick={async () => {
-              await navigator.clipboard?.writeText(temporary.pin).catch(() => undefined);
-              setCopied(true);
-            }}
-          >
-            {copied ? "Copied" : "Copy"}
-          </button>{" "}
           <button type="button" className="btn" onClick={() => setTemporary(undefined)}>
             Hide
           </button>
@@ -148,16 +262,21 @@ export const UserPage = ({ id }: { id: string }) => {
       )}
 
       {badge && (
-        <section className="card badge-print" aria-label="QR badge">
+        <section className="card badge-print" aria-label="QR badge" data-testid="badge-print">
           <h2>{badge.temporary ? "Temporary QR code" : "QR badge"}</h2>
           {/* The SVG comes from PinDesk's own QR encoder. */}
           {/* biome-ignore lint/security/noDangerouslySetInnerHtml: server-generated SVG of a QR code, no user input. */}
           <div className="qr" dangerouslySetInnerHTML={{ __html: badge.svg }} />
           <p className="badge-name">{user.displayName}</p>
           <p>Valid until {when(badge.expires)}</p>
-          <button type="button" className="btn btn-primary no-print" onClick={() => window.print()}>
-            Print
-          </button>
+          <div className="actions no-print">
+            <button type="button" className="btn btn-primary" onClick={() => window.print()}>
+              Print
+            </button>
+            <button type="button" className="btn" onClick={() => setBadge(undefined)}>
+              Hide
+            </button>
+          </div>
         </section>
       )}
 
@@ -183,7 +302,11 @@ export const UserPage = ({ id }: { id: string }) => {
           <p className="hint">
             Wrong PINs since last success: {status.failedAttempts} · last set {when(status.changedAt)}
           </p>
-          {!can && <p className="hint">Your role cannot manage this user's methods.</p>}
+          {!can && (
+            <p className="notice notice-info" data-testid="manage-reason">
+              {data.manageReason}
+            </p>
+          )}
           {can && (
             <div className="actions">
               {locked && (
@@ -197,32 +320,43 @@ export const UserPage = ({ id }: { id: string }) => {
               <button type="button" className="btn" onClick={() => setAction("temporary")}>
                 Generate temporary PIN
               </button>
-              <button type="button" className="btn" onClick={() => setAction("recovery")}>
-                Send recovery link
-              </button>
+              {!data.recovery.cannotSend && (
+                <button type="button" className="btn" onClick={() => setAction("recovery")}>
+                  Send recovery link
+                </button>
+              )}
             </div>
+          )}
+          {can && data.recovery.cannotSend && (
+            <p className="hint" data-testid="recovery-reason">
+              No recovery link can be sent: {data.recovery.cannotSend} Generate a temporary PIN instead.
+            </p>
           )}
         </section>
 
         <section className="card" aria-labelledby="methods">
           <h2 id="methods">Sign-in methods</h2>
-          <ul>
-            {data.methods.map((m) => (
-              <li key={m.id}>
-                {m.label}: {m.name}
-                {m.detail ? ` (${m.detail})` : ""}{" "}
-                {can && !m.managed && (
-                  <button
-                    type="button"
-                    className="btn btn-small"
-                    onClick={() => setAction({ remove: m.id, label: `${m.label} "${m.name}"` })}
-                  >
-                    Remove
-                  </button>
-                )}
-              </li>
-            ))}
-          </ul>
+          {data.methods.length === 0 ? (
+            <p className="hint">Only the PIN.</p>
+          ) : (
+            <ul>
+              {data.methods.map((m) => (
+                <li key={m.id}>
+                  {m.label}: {m.name}
+                  {m.detail ? ` (${m.detail})` : ""}{" "}
+                  {can && !m.managed && (
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      onClick={() => setAction({ remove: m.id, label: `${m.label} "${m.name}"` })}
+                    >
+                      Remove
+                    </button>
+                  )}
+                </li>
+              ))}
+            </ul>
+          )}
           <h3>QR badge</h3>
           {data.qr ? (
             <ul>
@@ -269,8 +403,9 @@ export const UserPage = ({ id }: { id: string }) => {
           <ul>
             {data.recentMessages.map((m) => (
               <li key={m.id}>
-                {when(m.createdAt)} · {m.purpose} to {m.destinationMasked}: <strong>{m.status}</strong>
-                {m.lastError ? ` — ${m.lastError}` : ""}
+                <span className="nowrap">{when(m.createdAt)}</span> · {purposeWords(m.purpose)} to{" "}
+                {m.destinationMasked}: <strong>{m.statusText ?? m.status}</strong>
+                {!m.statusText && m.lastError ? ` — ${m.lastError}` : ""}
               </li>
             ))}
           </ul>
@@ -280,11 +415,11 @@ export const UserPage = ({ id }: { id: string }) => {
       <section className="card" aria-labelledby="events">
         <h2 id="events">Recent activity</h2>
         <div className="table-wrap">
-          <table className="table">
+          <table className="table table-cards">
             <thead>
               <tr>
                 <th scope="col">When</th>
-                <th scope="col">Action</th>
+                <th scope="col">What</th>
                 <th scope="col">Outcome</th>
                 <th scope="col">By</th>
               </tr>
@@ -292,13 +427,12 @@ export const UserPage = ({ id }: { id: string }) => {
             <tbody>
               {data.recentEvents.map((e) => (
                 <tr key={e.id}>
-                  <td>{when(e.at)}</td>
-                  <td>{e.action}</td>
-                  <td>
-                    {e.outcome}
-                    {e.reason ? ` (${e.reason})` : ""}
+                  <td data-label="When" className="nowrap">
+                    {when(e.at)}
                   </td>
-                  <td>{e.actor}</td>
+                  <td data-label="What">{actionWords(e.action)}</td>
+                  <td data-label="Outcome">{outcomeWords(e.outcome, e.reason)}</td>
+                  <td data-label="By">{actorWords(e.actor)}</td>
                 </tr>
               ))}
             </tbody>
@@ -306,94 +440,108 @@ export const UserPage = ({ id }: { id: string }) => {
         </div>
       </section>
 
-      <ConfirmDialog
-        open={action !== undefined}
-        title={dialogTitle}
-        confirmLabel={busy ? "Working…" : dialogTitle}
-        danger={typeof action === "object"}
-        busy={busy}
-        onConfirm={run}
-        onCancel={() => {
-          close();
-          setFailure(undefined);
-        }}
-      >
-        <ErrorNotice error={failure} />
+      <ActionDialog open={action !== undefined} title={title} onClose={close}>
         {action === "reset" && (
-          <div className="stack">
+          <>
             <p>
               Set a PIN for {user.displayName}. Tell it to them in person or by phone after checking who they
               are.
             </p>
-            <label>
-              New PIN
-              <input
-                type="password"
-                inputMode="numeric"
-                value={pin}
-                onChange={(e) => setPin(e.target.value)}
-                autoComplete="off"
-              />
-            </label>
-            <label>
-              Type it again
-              <input
-                type="password"
-                inputMode="numeric"
-                value={confirmPin}
-                onChange={(e) => setConfirmPin(e.target.value)}
-                autoComplete="off"
-              />
-            </label>
-            <label className="check">
-              <input
-                type="checkbox"
-                checked={forceChange}
-                onChange={(e) => setForceChange(e.target.checked)}
-              />{" "}
-              The user must change it at next sign-in
-            </label>
-          </div>
+            <PinFields
+              key="reset"
+              onSubmit={(pin, confirmPin) => run(pin, confirmPin)}
+              submitLabel="Reset PIN"
+              busy={busy}
+              error={failure}
+              newLabel="New PIN"
+              confirmLabel="Type it again"
+              checksTitle="The PIN needs:"
+              showHistoryRule={false}
+              actions={cancelButton}
+            >
+              <label className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={forceChange}
+                  onChange={(e) => setForceChange(e.target.checked)}
+                />{" "}
+                The user must change it at next sign-in
+              </label>
+            </PinFields>
+          </>
+        )}
+        {action === "qr" && (
+          <>
+            <p>
+              {data.qr
+                ? "A new badge replaces the old one: the old printed badge stops working once this one is created."
+                : "A printable badge for signing in on shared devices."}{" "}
+              Choose the PIN to give with it; the user changes it at first sign-in.
+            </p>
+            <PinFields
+              key="qr"
+              profile="qr"
+              onSubmit={(pin) => run(pin)}
+              submitLabel={data.qr ? "Replace QR badge" : "Create QR badge"}
+              busy={busy}
+              error={failure}
+              newLabel="Badge PIN"
+              confirmLabel="Type it again"
+              checksTitle="The badge PIN needs:"
+              showHistoryRule={false}
+              actions={cancelButton}
+            />
+          </>
         )}
         {action === "temporary" && (
-          <p>
-            A temporary PIN is generated and shown once. The user must choose their own PIN when they sign in
-            with it.
-          </p>
-        )}
-        {action === "unblock" && <p>The lockout is cleared; {user.displayName} keeps their current PIN.</p>}
-        {action === "qr" && (
-          <div className="stack">
+          <>
             <p>
-              A new badge replaces any old one (the old printed badge stops working). Choose the PIN to give
-              with it; the user changes it at first sign-in.
+              A temporary PIN is generated and shown once. The user must choose their own PIN when they sign
+              in with it.
             </p>
-            <label>
-              Badge PIN (digits only)
-              <input
-                type="password"
-                inputMode="numeric"
-                value={pin}
-                onChange={(e) => setPin(e.target.value)}
-                autoComplete="off"
-              />
-            </label>
-          </div>
+            <AdminError error={failure} />
+            {confirm(TITLES.temporary)}
+          </>
+        )}
+        {action === "unblock" && (
+          <>
+            <p>The lockout is cleared; {user.displayName} keeps their current PIN.</p>
+            <AdminError error={failure} />
+            {confirm(TITLES.unblock)}
+          </>
         )}
         {action === "qrTemporary" && (
-          <p>
-            A temporary QR code valid for up to 12 hours, for a forgotten or lost badge. The PIN stays the
-            same.
-          </p>
+          <>
+            <p>
+              A temporary QR code valid for up to 12 hours, for a forgotten or lost badge. The PIN stays the
+              same.
+            </p>
+            <AdminError error={failure} />
+            {confirm(TITLES.qrTemporary)}
+          </>
         )}
         {action === "recovery" && (
-          <p>
-            A single-use link to set a new PIN goes to the user's email address or phone. Its delivery shows
-            under Recent messages.
-          </p>
+          <>
+            <p>
+              A single-use link to set a new PIN goes to{" "}
+              {data.recovery.channels
+                .filter((c) => !c.unavailable)
+                .map((c) => c.masked)
+                .join(" or ")}
+              . It works for 24 hours; its delivery shows under Recent messages.
+            </p>
+            <AdminError error={failure} />
+            {confirm(TITLES.recovery)}
+          </>
         )}
-        {typeof action === "object" && <p>Remove {action.label}? The user can no longer sign in with it.</p>}
-      </ConfirmDialog>
+        {typeof action === "object" && (
+          <>
+            <p>Remove {action.label}? The user can no longer sign in with it.</p>
+            <AdminError error={failure} />
+            {confirm("Remove", true)}
+          </>
+        )}
+      </ActionDialog>
     </div>
   );
 };

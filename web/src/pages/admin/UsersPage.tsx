@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { type ApiError, toApiError } from "../../api.ts";
 import { Link } from "../../components/Link.tsx";
-import { ErrorNotice } from "../../components/Notices.tsx";
+import { AdminError } from "./AdminNotices.tsx";
 import { adminApi, StateBadge, type UserRow, when } from "./admin-api.tsx";
 
 const STATES = ["", "Steady State", "Must Change", "Account Lockout", "No PIN"];
@@ -53,7 +53,7 @@ export const UsersPage = () => {
             type="search"
             value={query}
             onChange={(e) => setQuery(e.target.value)}
-            placeholder="e.g. ana, ana@contoso.com"
+            placeholder="e.g. ana, lopez, ana@contoso.com"
           />
         </label>
         <label>
@@ -67,12 +67,16 @@ export const UsersPage = () => {
           </select>
         </label>
       </div>
-      <ErrorNotice error={error} />
+      <AdminError error={error} />
       <p className="hint" aria-live="polite">
-        {loading ? "Searching…" : `${rows.length}${cursor ? "+" : ""} user(s)`}
+        {loading
+          ? "Searching…"
+          : rows.length === 0
+            ? "No user matches. Try part of the first name or surname, or the start of the user name or email."
+            : `${rows.length}${cursor ? "+" : ""} user${rows.length === 1 && !cursor ? "" : "s"}`}
       </p>
       <div className="table-wrap">
-        <table className="table">
+        <table className="table table-cards">
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -85,15 +89,17 @@ export const UsersPage = () => {
           <tbody>
             {rows.map((u) => (
               <tr key={u.id}>
-                <td>
+                <td data-label="Name">
                   <Link to={`/admin/users/${encodeURIComponent(u.id)}`}>{u.displayName}</Link>
                 </td>
-                <td>{u.userPrincipalName}</td>
-                <td>
+                <td data-label="User name">{u.userPrincipalName}</td>
+                <td data-label="PIN state">
                   <StateBadge state={u.state} />
                 </td>
-                <td>{when(u.lastSignInAt)}</td>
-                <td>{u.failedAttempts}</td>
+                <td data-label="Last sign-in" className="nowrap">
+                  {u.lastSignInAt ? when(u.lastSignInAt) : "never"}
+                </td>
+                <td data-label="Wrong PINs">{u.failedAttempts}</td>
               </tr>
             ))}
           </tbody>
