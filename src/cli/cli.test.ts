@@ -1,98 +1,109 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+/**
+ * The installed `pindesk` command (bin/pindesk.js) as a real process: arguments, piped stdin, exit
+ * codes and signals get through to the CLI. Everything else is tested in process (cli-*.test.ts).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshDatabase } from "../../test/helpers/instance.ts";
+import { type CliSandbox, createCliSandbox } from "./testing.ts";
 
-const main = path.resolve(import.meta.dirname, "main.ts");
-let dir: string;
-const run = (args: string[], stdin?: string) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", main, ...args],
-      {
-        env: {
-          ...process.env,
-          PINDESK_DATA_DIR: dir,
-          PINDESK_DATABASE_URL: `sqlite:${dir}/cli.db`,
-          PINDESK_PEPPER: "",
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(stdin ?? "");
+const bin = path.resolve(import.meta.dirname, "../../bin/pindesk.js");
+
+const start = (box: CliSandbox, args: string[], stdin = "") => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, ...box.env, PINDESK_PEPPER: "" },
   });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => {
+    stdout += c.toString("utf8");
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString("utf8");
+  });
+  child.stdin.end(stdin);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, exited, out: () => stdout, err: () => stderr };
+};
 
-describe("pindesk CLI", () => {
+const runBin = async (box: CliSandbox, args: string[], stdin = "") => {
+  const p = start(box, args, stdin);
+  const { code } = await p.exited;
+  return { code, stdout: p.out(), stderr: p.err() };
+};
+
+const waitFor = async (check: () => boolean, what: string, child: ChildProcess) => {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe("bin/pindesk.js", () => {
+  let box: CliSandbox;
+  let busy: Server;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "pindesk-cli-"));
+    box = await createCliSandbox(await freshDatabase("sqlite"));
+    busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-
-  it("adds a user, sets a PIN from stdin, reports status, resets to a temporary PIN", async () => {
-    const added = await run([
-      "user",
-      "add",
-      "--upn",
-      "ana@contoso.com",
-      "--display-name",
-      "Ana",
-      "--phone",
-      "+447700900123",
-    ]);
-    expect(JSON.parse(added.stdout)).toMatchObject({
-      userPrincipalName: "ana@contoso.com",
-      mobilePhone: "+447700900123",
-    });
-    const set = await run(["pin", "set", "--user", "ana@contoso.com"], "482915\n");
-    expect(set.stdout).toContain("PIN set for ana@contoso.com. State: Steady State.");
-    const bad = await run(["pin", "set", "--user", "ana@contoso.com"], "12\n");
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("error: Use at least 6 characters");
-    expect(bad.stderr).toContain("next step:");
-    expect(bad.stderr).not.toContain("    at ");
-    const status = await run(["pin", "status", "--user", "ana@contoso.com", "--json"]);
-    expect(JSON.parse(status.stdout)).toMatchObject({ state: "Steady State" });
-    const temp = await run(["pin", "reset", "--user", "ana@contoso.com", "--temporary"]);
-    const pin = /Temporary PIN for ana@contoso.com: (\d{8})/.exec(temp.stdout)?.[1];
-    expect(pin).toBeDefined();
-    expect(temp.stdout).toContain("they must change it at sign-in");
-    const audit = await run(["audit", "--user", "ana@contoso.com"]);
-    const lines = audit.stdout.trim().split("\n");
-    expect(lines.length).toBeGreaterThanOrEqual(3);
-    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
-    expect(audit.stdout).not.toContain("482915");
-    expect(audit.stdout).not.toContain(pin);
+  afterAll(async () => {
+    await new Promise((resolve) => busy.close(resolve));
+    await box.close();
   });
 
-  it("creates an API client and prints its secret once as JSON", async () => {
-    const res = await run(["app", "create", "--name", "door", "--permission", "Pin.Verify"]);
-    expect(JSON.parse(res.stdout)).toEqual({
-      clientId: expect.any(String),
-      clientSecret: expect.any(String),
-    });
-    expect(res.stderr).toContain("not shown again");
-  });
-
-  it("explains codes in any form, and unknown ones without a stack trace", async () => {
-    expect((await run(["explain", "0X80072F0C"])).stdout).toContain("0x80072F0C");
-    expect((await run(["explain", "pinTooShort"])).stdout).toContain("pinTooShort");
-    const unknown = await run(["explain", "garbage"]);
-    expect(unknown.code).toBe(0);
-    expect(unknown.stdout).toContain("try these steps");
-    expect(unknown.stderr).toBe("");
-  });
-
-  it("imports users from CSV and reports bad rows by line", async () => {
-    const file = path.join(dir, "users.csv");
-    await writeFile(
-      file,
-      "userPrincipalName,displayName,mail\nbo@contoso.com,Bo,bo@fabrikam.com\nnot-an-upn,Bad,\ncy@contoso.com,Cy,\n",
+  it("passes arguments and piped stdin to the CLI and its exit codes back", async () => {
+    expect((await box.cli(["user", "add", "--upn", "ana@contoso.com", "--display-name", "Ana"])).code).toBe(
+      0,
     );
-    const res = await run(["user", "import", file]);
+    const set = await runBin(box, ["pin", "set", "--user", "ana@contoso.com"], "482915\n");
+    expect(set).toEqual({
+      code: 0,
+      stdout: "PIN set for ana@contoso.com. State: Steady State.\n",
+      stderr: "",
+    });
+    const refused = await runBin(box, ["pin", "set", "--user", "ana@contoso.com"], "12\n");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("error: ");
+    expect(refused.stderr).toContain("next step: ");
+    const usage = await runBin(box, ["user", "list", "--limit", "abc"]);
+    expect(usage).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "error: option '--limit <n>' argument 'abc' is invalid. Use a whole number from 1 to 10000.\n" +
+        'next step: run "pindesk user list --help" to see the options and examples.\n',
+    });
+  });
+
+  it("serve starts, answers, and stops gracefully on SIGTERM sent to the wrapper", async () => {
+    const server = start(box, ["serve", "--port", "0"]);
+    await waitFor(
+      () => /PinDesk listening on http:\/\/127\.0\.0\.1:\d+/.test(server.out()),
+      "listening",
+      server.child,
+    );
+    const port = /127\.0\.0\.1:(\d+)/.exec(server.out())?.[1];
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.err()).toContain("SIGTERM received: finishing open requests, then stopping.");
+    // The server itself stopped too, not only the wrapper.
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+
+  it("serve on a port in use exits 1 with the port named and no stack trace", async () => {
+    const port = (busy.address() as { port: number }).port;
+    const res = await runBin(box, ["serve", "--port", String(port)]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain("line 3:");
-    expect(res.stdout).toContain("Imported 2 users; 1 row rejected.");
+    expect(res.stderr).toBe(
+      `error: port ${port} is in use on 127.0.0.1 by another program\nnext step: choose another with --port or PINDESK_PORT, or stop the program that uses it.\n`,
+    );
   });
 });

@@ -293,7 +293,10 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
         `Dev mail sink on ${sink.host}:${sink.port}. Start PinDesk with PINDESK_SMTP_HOST=${sink.host} PINDESK_SMTP_PORT=${sink.port}`,
       );
       say("Messages appear below. Ctrl+C to stop.");
-      await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+      await new Promise<void>((resolve) => {
+        process.on("SIGINT", () => resolve());
+        process.on("SIGTERM", () => resolve());
+      });
       await sink.close();
     });
 
@@ -790,11 +793,39 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
     .action(async (args: string[]) => {
       const { spawnSync } = await import("node:child_process");
       const entry = fileURLToPath(new URL("../../bench/run.ts", import.meta.url));
-      const result = spawnSync(process.execPath, ["--import", "tsx", entry, ...args], { stdio: "inherit" });
+      // The same thread-pool preload as npm run bench, so the figures match what the server gets.
+      const threadpool = fileURLToPath(new URL("../../bin/threadpool.cjs", import.meta.url));
+      const result = spawnSync(
+        process.execPath,
+        ["--require", threadpool, "--import", "tsx", entry, ...args],
+        {
+          stdio: "inherit",
+        },
+      );
       state.exitCode = result.status ?? 1;
     });
 
   return program;
+};
+
+/** Every command path ("pin reset", …), for documentation and tests. */
+export const commandPaths = (): string[] => {
+  const program = buildProgram(
+    createTerminal({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }),
+    {
+      exitCode: 0,
+      command: "",
+    },
+  );
+  const paths: string[] = [];
+  const walk = (command: Command) => {
+    for (const sub of command.commands) {
+      paths.push(commandName(sub));
+      walk(sub);
+    }
+  };
+  walk(program);
+  return paths;
 };
 
 /** Whether failures print their full details: --debug, or PINDESK_LOG_LEVEL=debug/trace. */
