@@ -33,7 +33,8 @@ export interface OutboxMessageView {
 export const RETRY_DELAYS_MS: readonly number[] = [30_000, 120_000, 600_000, 1_800_000];
 const CLAIM_MS = 60_000;
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 /** "25 May 2026, 09:32 UTC" */
 const human = (ms: number | null | undefined): string =>

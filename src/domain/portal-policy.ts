@@ -196,7 +196,10 @@ export const parsePortalPolicy = (input: unknown, base: PortalPolicy = defaultPo
         // The PIN is asked first, of every user name alike: nothing about an account (which methods it
         // has) is shown before the person has proven something, and Forgot PIN always leads back in.
         if (validMethods.length > 0 && !validMethods.includes("pin")) {
-          problems.push({ field: `${field}.methods`, message: 'must include "pin" (it is always asked first)' });
+          problems.push({
+            field: `${field}.methods`,
+            message: 'must include "pin" (it is always asked first)',
+          });
         }
         const strings = (v: unknown, f: string): string[] => {
           if (v === undefined) return [];

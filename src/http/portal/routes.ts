@@ -594,10 +594,11 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     {
       ...recoveryLimit,
       schema: {
-        body: body(
-          { resetToken: str(200), newPin: str(128), confirmPin: str(128), methodId: str(20) },
-          ["resetToken", "newPin", "confirmPin"],
-        ),
+        body: body({ resetToken: str(200), newPin: str(128), confirmPin: str(128), methodId: str(20) }, [
+          "resetToken",
+          "newPin",
+          "confirmPin",
+        ]),
       },
     },
     async (request) => {
@@ -614,7 +615,10 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
         newPin,
         methodId,
       );
-      const also = alsoChanged.length > 0 ? ` It is also the PIN for: ${alsoChanged.map((m) => m.label).join(", ")}.` : "";
+      const also =
+        alsoChanged.length > 0
+          ? ` It is also the PIN for: ${alsoChanged.map((m) => m.label).join(", ")}.`
+          : "";
       return {
         result: "pinChanged",
         method: method.id,

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import type { Db } from "../../store/db.ts";
 import type { Clock } from "../context.ts";
 
@@ -8,6 +8,8 @@ export interface WindowRule {
   /** … within this window. */
   readonly windowMs: number;
 }
+
+const SWEEP_AFTER_MS = 86_400_000;
 
 export type Admission = { readonly admitted: true } | { readonly admitted: false; readonly retryAt: number };
 
@@ -19,6 +21,15 @@ export type Admission = { readonly admitted: true } | { readonly admitted: false
  */
 export const createRateLimiter = ({ db, clock }: { db: Db; clock: Clock }) => {
   const { kysely } = db;
+
+  /** Now and then, events older than any window (a day) go, including cooldown marks nobody counts. */
+  const sweep = async (now: number) => {
+    if (randomInt(100) !== 0) return;
+    await kysely
+      .deleteFrom("rate_events")
+      .where("at", "<", now - SWEEP_AFTER_MS)
+      .execute();
+  };
 
   const eventsSince = async (bucket: string, since: number) =>
     kysely
@@ -39,6 +50,7 @@ export const createRateLimiter = ({ db, clock }: { db: Db; clock: Clock }) => {
         .where("bucket", "=", bucket)
         .where("at", "<=", now - rule.windowMs)
         .execute();
+      await sweep(now);
       const id = randomUUID();
       await kysely.insertInto("rate_events").values({ id, bucket, at: now }).execute();
       const events = await eventsSince(bucket, now - rule.windowMs);

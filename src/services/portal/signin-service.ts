@@ -89,6 +89,14 @@ export const createSignInService = ({
   const newStep = async (userId: string | null): Promise<string> => {
     const token = randomToken();
     const now = clock.now();
+    // Now and then, step records of sign-ins long over are removed (they can never be used again).
+    if (randomInt(100) === 0) {
+      await db.kysely
+        .deleteFrom("one_time_links")
+        .where("purpose", "=", STEP_PURPOSE)
+        .where("expires_at", "<", now - 3_600_000)
+        .execute();
+    }
     await db.kysely
       .insertInto("one_time_links")
       .values({
