@@ -72,6 +72,8 @@ export const openDb = (url: string, options: { poolSize?: number } = {}): Db => 
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
+      // A server that silently drops packets must fail the request (503), not hang it.
+      connectionTimeoutMillis: 10_000,
       // BIGINT columns hold epoch milliseconds: well inside Number's exact range.
       types: {
         getTypeParser: ((oid: number, format?: string) =>
