@@ -299,7 +299,7 @@ export const createAdminService = ({
             channels.length === 0
               ? "They have no email address or mobile number on file to send a link to."
               : channels.every((c) => outbox.unavailable?.(c.channel))
-                ? `Delivery is not set up on this PinDesk: ${outbox.unavailable?.(channels[0]?.channel ?? "email")}.`
+                ? `Delivery is not set up on this PinDesk (${outbox.unavailable?.(channels[0]?.channel ?? "email")}).`
                 : null,
         },
       };

@@ -68,7 +68,9 @@ export const ResultNotice = ({
   const ref = useRef<HTMLDivElement>(null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: focus follows each new result.
   useEffect(() => {
-    ref.current?.focus();
+    // After the frame: a dialog closing in the same update hands focus back to its opener first.
+    const frame = requestAnimationFrame(() => ref.current?.focus());
+    return () => cancelAnimationFrame(frame);
   }, [focusKey]);
   return (
     <div

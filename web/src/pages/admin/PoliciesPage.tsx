@@ -75,6 +75,7 @@ const Section = ({
   initial,
   canManage,
   onSaved,
+  savedText,
   children,
 }: {
   id: string;
@@ -82,12 +83,13 @@ const Section = ({
   kind: Kind;
   initial: Doc;
   canManage: boolean;
-  onSaved(): Promise<void>;
+  onSaved(id: string, message: string): Promise<void>;
+  /** What the last save of this section said (kept by the page: sections start afresh after a save). */
+  savedText: string | undefined;
   children: (draft: Doc, edit: (path: string, value: unknown) => void, disabled: boolean) => ReactNode;
 }) => {
   const [draft, setDraft] = useState<Doc>(initial);
   const [preview, setPreview] = useState<{ for: string; result: Preview }>();
-  const [saved, setSaved] = useState<string>();
   const [failure, setFailure] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
   const change = draft;
@@ -95,7 +97,6 @@ const Section = ({
   const dirty = changeKey !== JSON.stringify(initial);
   const edit = (path: string, value: unknown) => {
     setDraft((d: Doc) => set(d, path, value));
-    setSaved(undefined);
   };
   const doPreview = async () => {
     setBusy(true);
@@ -113,9 +114,8 @@ const Section = ({
     setFailure(undefined);
     try {
       const r = await SAVE[kind](change);
-      setSaved(r.message);
       setPreview(undefined);
-      await onSaved();
+      await onSaved(id, r.message);
     } catch (e) {
       setFailure(toApiError(e));
     } finally {
@@ -145,9 +145,9 @@ const Section = ({
           )}
         </Notice>
       )}
-      {saved && (
+      {savedText && !dirty && (
         <Notice kind="success" title="Saved">
-          {saved}
+          {savedText}
         </Notice>
       )}
       {canManage && (
@@ -360,6 +360,7 @@ const AuthSetEditor = ({
 export const PoliciesPage = () => {
   const { data, error, reload } = useLoad(adminApi.policies);
   const [generation, setGeneration] = useState(0);
+  const [saved, setSaved] = useState<{ id: string; text: string }>();
   if (error)
     return (
       <div className="page">
@@ -377,12 +378,13 @@ export const PoliciesPage = () => {
   const { canManage } = data;
   const pin = data.pin.policy;
   const portal = data.portal;
-  const saved = async () => {
+  const onSaved = async (id: string, text: string) => {
     await reload();
+    setSaved({ id, text });
     // Each section starts again from what was saved.
     setGeneration((g) => g + 1);
   };
-  const common = { canManage, onSaved: saved };
+  const common = { canManage, onSaved };
   return (
     <div className="page" key={generation}>
       <h1>Policies</h1>
@@ -398,6 +400,7 @@ export const PoliciesPage = () => {
 
       <Section
         id="pin-rules"
+        savedText={saved?.id === "pin-rules" ? saved.text : undefined}
         title="PIN rules"
         kind="pin"
         {...common}
@@ -456,7 +459,14 @@ export const PoliciesPage = () => {
         )}
       </Section>
 
-      <Section id="lockout" title="Lockout" kind="pin" {...common} initial={{ lockout: pin.lockout }}>
+      <Section
+        id="lockout"
+        savedText={saved?.id === "lockout" ? saved.text : undefined}
+        title="Lockout"
+        kind="pin"
+        {...common}
+        initial={{ lockout: pin.lockout }}
+      >
         {(draft, edit, disabled) => (
           <div className="form-grid">
             <NumberField path="lockout.threshold" {...{ draft, edit, disabled }} hint="1 to 100" />
@@ -480,6 +490,7 @@ export const PoliciesPage = () => {
 
       <Section
         id="qr"
+        savedText={saved?.id === "qr" ? saved.text : undefined}
         title="QR code + PIN method (badges)"
         kind="qr"
         {...common}
@@ -506,6 +517,7 @@ export const PoliciesPage = () => {
 
       <Section
         id="sign-in"
+        savedText={saved?.id === "sign-in" ? saved.text : undefined}
         title="Sign-in: authentication sets and sessions"
         kind="portal"
         {...common}
@@ -540,6 +552,7 @@ export const PoliciesPage = () => {
 
       <Section
         id="emergency"
+        savedText={saved?.id === "emergency" ? saved.text : undefined}
         title="Emergency Access (security questions)"
         kind="portal"
         {...common}
@@ -618,6 +631,7 @@ export const PoliciesPage = () => {
 
       <Section
         id="recovery"
+        savedText={saved?.id === "recovery" ? saved.text : undefined}
         title="Forgot PIN: recovery codes"
         kind="portal"
         {...common}

@@ -329,7 +329,7 @@ export const UserPage = ({ id }: { id: string }) => {
           )}
           {can && data.recovery.cannotSend && (
             <p className="hint" data-testid="recovery-reason">
-              No recovery link can be sent: {data.recovery.cannotSend} Generate a temporary PIN instead.
+              No recovery link can be sent. {data.recovery.cannotSend} Generate a temporary PIN instead.
             </p>
           )}
         </section>
