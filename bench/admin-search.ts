@@ -139,8 +139,11 @@ export const seedDirectory = async (db: ReturnType<typeof openDb>, n: number, no
     });
     if (from > 0 && from % 200_000 === 0) progress(`  ${from.toLocaleString("en")} users`);
   }
-  if (db.dialect === "postgres") await sql`vacuum analyze`.execute(k);
-  else await sql`analyze`.execute(k);
+  // As a directory that has been running a while: statistics gathered, dirty pages written out.
+  if (db.dialect === "postgres") {
+    await sql`vacuum analyze`.execute(k);
+    await sql`checkpoint`.execute(k);
+  } else await sql`analyze`.execute(k);
   // The generated keys and words must be what the repository computes for those names.
   const sample = await k
     .selectFrom("users")
@@ -235,13 +238,15 @@ export const measureAdminSearch = async (options: {
       services.repos.users.findById(ids[next++ % ids.length] as string),
     );
 
-    const text: number[] = [];
-    for (const q of [
+    // What a help desk types: a first name, a surname, "first last", "last first", the start of a user
+    // name or mail, a typo that matches nothing.
+    const terms = [
       "a",
       "ana",
       "ana.lopez1",
       "kim.p",
       "Mark Smith",
+      "smith mark",
       "mark smith 9",
       "zoe",
       "sara",
@@ -252,9 +257,13 @@ export const measureAdminSearch = async (options: {
       "okafor 12",
       "eva2@fab",
       "nomatch",
-    ])
-      text.push(...(await run(`q=${q}`, search(q))));
-    const states: PinState[] = ["Steady State", "Must Change", "Account Lockout", "No PIN"];
+    ];
+    const statesAll: PinState[] = ["Steady State", "Must Change", "Account Lockout", "No PIN"];
+    // One pass over everything first, so the figures are of a warm directory, not of the first reads.
+    for (const q of terms) for (const st of [undefined, ...statesAll]) await search(q, st)();
+    const text: number[] = [];
+    for (const q of terms) text.push(...(await run(`q=${q}`, search(q))));
+    const states = statesAll;
     const state: number[] = [];
     for (const s of states) state.push(...(await run(`state=${s}`, search("", s))));
     const both: number[] = [];
@@ -299,7 +308,7 @@ export const measureAdminSearch = async (options: {
       textAndState: stats(both),
       expiry: stats(expiry),
       dashboardP95: dashboard.p95,
-      slowest: slowest.slice(0, 5),
+      slowest: slowest.slice(0, 8),
       counts,
     };
   } finally {
@@ -358,6 +367,17 @@ export const adminSearchRows = async (options: {
       warnings.push(
         `admin dashboard on ${dialect}: p95 ${ms(f.dashboardP95)}, above ${DASHBOARD_P95_TARGET_MS} ms`,
       );
+    // The slowest single search, so one slow kind of query is not hidden in a group's percentile.
+    const worst = f.slowest.find((x) => !x.label.includes("dashboard") && x.label !== "primary-key lookup");
+    if (worst)
+      rows.push({
+        name: `slowest single search p95 (${worst.label}), ${n} users, ${dialect}`,
+        value: ms(worst.p95),
+        baseline: base,
+        ratio: `${(worst.p95 / f.baselineP95).toFixed(1)}x`,
+        target: `<= ${SEARCH_P95_TARGET_MS} ms`,
+        result: worst.p95 <= SEARCH_P95_TARGET_MS ? "ok" : "WARN",
+      });
     summary[dialect] = f;
   }
   return { rows, warnings, summary };

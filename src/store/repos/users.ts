@@ -138,8 +138,34 @@ const HI = "\uffff";
 /** Below this many expired PINs, gathering them and sorting is cheaper than scanning in name order. */
 const GATHER_LIMIT = 2000;
 
+export interface SearchOptions {
+  q: string;
+  state: PinState | undefined;
+  limit: number;
+  cursor: SearchCursor | undefined;
+  rules: StateRules;
+}
+
 export const createUsersRepo = (db: Db) => {
   const { kysely } = db;
+  /**
+   * The search's queries read a few index entries each and stop at a LIMIT; on PostgreSQL the planner
+   * may still start parallel workers for them, which costs more than the query (3 to 5 ms a time), so
+   * they run with parallelism off. Not on CockroachDB, which has no such setting.
+   */
+  let parallelSetting: boolean | undefined;
+  const readOnly = async <T>(fn: (k: Kysely<Database>) => Promise<T>): Promise<T> => {
+    if (db.dialect !== "postgres" || kysely.isTransaction) return fn(kysely);
+    if (parallelSetting === undefined) {
+      const version = await sql<{ v: string }>`select version() as v`.execute(kysely);
+      parallelSetting = !/cockroach/i.test(version.rows[0]?.v ?? "");
+    }
+    if (!parallelSetting) return fn(kysely);
+    return kysely.transaction().execute(async (trx) => {
+      await sql`set local max_parallel_workers_per_gather = 0`.execute(trx);
+      return fn(trx);
+    });
+  };
   /**
    * A user row and its search words are written together: in the caller's transaction when one is
    * passed (a repo built over a transaction must be given it too: on SQLite a second one would wait
@@ -195,6 +221,192 @@ export const createUsersRepo = (db: Db) => {
       .execute();
     for (const r of rows) out.set(r.subject.slice(4), r);
     return out;
+  };
+
+  const searchWith = async (k: Kysely<Database>, options: SearchOptions): Promise<SearchPage> => {
+    const { rules, limit, cursor } = options;
+    const q = options.q.trim();
+    const need = limit + 1;
+    const qUpn = upnKey(q);
+    const qKey = searchKey(q);
+    const words = qKey.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
+    const cutoff = rules.expirationMs === null ? null : rules.now - rules.expirationMs;
+
+    // Conditions on the users row for each source, used both to match and to exclude earlier sources.
+    const inRange = (column: string, key: string) =>
+      sql<SqlBool>`(${sql.ref(column)} >= ${key} and ${sql.ref(column)} < ${key + HI})`;
+    const matchUpn = () => inRange("users.upn_key", qUpn);
+    const matchName = () => inRange("users.name_key", qKey);
+    const matchMail = () => sql<SqlBool>`(users.mail_key is not null and ${inRange("users.mail_key", qKey)})`;
+    const wordExists = (word: string, alias: string) =>
+      sql<SqlBool>`exists (select 1 from user_search_tokens ${sql.raw(alias)} where ${sql.raw(alias)}.user_id = users.id and ${sql.raw(alias)}.token >= ${word} and ${sql.raw(alias)}.token < ${word + HI})`;
+    const matchWords = () =>
+      words.length === 0
+        ? sql<SqlBool>`1 = 0`
+        : sql<SqlBool>`(${sql.join(
+            words.map((w, n) => wordExists(w, `w${n}`)),
+            sql` and `,
+          )})`;
+    const matchers = [matchUpn, matchName, matchMail, matchWords];
+
+    // A state's branches: each is an index range of its own; Must Change under an expiry policy is
+    // the marked PINs plus the expired ones, merged in key order.
+    type Branch = { flag: number | null; extra: Expression<SqlBool>[]; gather: boolean };
+    const notLocked = sql<SqlBool>`not ${userLocked(rules.now)}`;
+    let expiredFew = false;
+    if (options.state === "Must Change" && cutoff !== null) {
+      const probe = await k
+        .selectFrom((eb) =>
+          eb
+            .selectFrom("users")
+            .select("id")
+            .where("pin_flag", "=", PIN_SET)
+            .where("pin_changed_at", "<=", cutoff)
+            .limit(GATHER_LIMIT)
+            .as("x"),
+        )
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirst();
+      expiredFew = Number(probe?.n ?? 0) < GATHER_LIMIT;
+    }
+    const branches = (): Branch[] => {
+      switch (options.state) {
+        case "No PIN":
+          return [{ flag: NO_PIN, extra: [], gather: false }];
+        case "Steady State":
+          return [
+            {
+              flag: PIN_SET,
+              extra: [
+                ...(cutoff === null ? [] : [sql<SqlBool>`users.pin_changed_at > ${cutoff}`]),
+                notLocked,
+              ],
+              gather: false,
+            },
+          ];
+        case "Must Change":
+          return [
+            { flag: PIN_MARKED, extra: [notLocked], gather: false },
+            ...(cutoff === null
+              ? []
+              : [
+                  {
+                    flag: PIN_SET,
+                    extra: [sql<SqlBool>`users.pin_changed_at <= ${cutoff}`, notLocked],
+                    gather: expiredFew,
+                  },
+                ]),
+          ];
+        default:
+          return [{ flag: null, extra: [], gather: false }];
+      }
+    };
+
+    const after = (key: Expression<string>, id: Expression<string> | null, c: SearchCursor) =>
+      id === null
+        ? sql<SqlBool>`${key} > ${c.k}`
+        : sql<SqlBool>`(${key} > ${c.k} or (${key} = ${c.k} and ${id} > ${c.i}))`;
+
+    /** Reads up to `n` rows of one source and branch, in (key, id) order, after the cursor. */
+    const read = async (source: number, branch: Branch, n: number, from?: SearchCursor) => {
+      const tokenSource = source === 3;
+      const column = q
+        ? (["users.upn_key", "users.name_key", "users.mail_key"][source] ?? "")
+        : "users.upn_key";
+      const keyRef = tokenSource ? sql<string>`t.token` : sql<string>`${sql.ref(column)}`;
+      // The user name is unique: it orders alone. Other keys are broken by id (the token index holds it).
+      const idRef =
+        column === "users.upn_key" ? null : tokenSource ? sql<string>`t.user_id` : sql<string>`users.id`;
+      let query = (
+        tokenSource
+          ? k
+              .selectFrom("user_search_tokens as t")
+              .innerJoin("users", "users.id", "t.user_id")
+              .where("t.token", ">=", words[0] ?? "")
+              .where("t.token", "<", `${words[0] ?? ""}${HI}`)
+              // One row per user: the user's first matching word.
+              .where(
+                sql<SqlBool>`not exists (select 1 from user_search_tokens d where d.user_id = t.user_id and d.token >= ${words[0] ?? ""} and d.token < ${`${words[0] ?? ""}${HI}`} and d.token < t.token)`,
+              )
+          : k.selectFrom("users")
+      )
+        .selectAll("users")
+        .select(keyRef.as("sort_key"))
+        .limit(n);
+      if (q) {
+        if (tokenSource) {
+          for (const [i, w] of words.slice(1).entries()) query = query.where(wordExists(w, `x${i}`));
+        } else query = query.where((matchers[source] as () => Expression<SqlBool>)());
+        for (const earlier of matchers.slice(0, source)) query = query.where(sql<SqlBool>`not ${earlier()}`);
+      }
+      if (branch.flag !== null) query = query.where("users.pin_flag", "=", branch.flag);
+      for (const e of branch.extra) query = query.where(e);
+      if (from) query = query.where(after(keyRef, idRef, from));
+      // Gathering: the ORDER BY is not an index order, so the database starts from the narrow range.
+      query = query.orderBy(branch.gather ? sql`${keyRef} || ''` : keyRef);
+      if (idRef) query = query.orderBy(idRef);
+      return (await query.execute()) as SearchRow[];
+    };
+
+    /** The locked users (few, whatever the directory's size), optionally matching the search. */
+    const readLocked = async (n: number, from?: SearchCursor) => {
+      let query = k
+        .selectFrom("lockout_counters as c")
+        .crossJoin("users")
+        .selectAll("users")
+        .select(sql<string>`users.upn_key`.as("sort_key"))
+        .where(sql<SqlBool>`users.id = substr(c.subject, 5)`)
+        .where("c.subject", ">=", "pin:")
+        .where("c.subject", "<", "pin;")
+        .where(lockedNow(rules.now))
+        .where("users.pin_flag", "!=", NO_PIN)
+        .orderBy(sql`users.upn_key || ''`)
+        .limit(n);
+      if (q)
+        query = query.where(
+          sql<SqlBool>`(${sql.join(
+            matchers.map((m) => m()),
+            sql` or `,
+          )})`,
+        );
+      if (from) query = query.where("users.upn_key", ">", from.k);
+      return (await query.execute()) as SearchRow[];
+    };
+
+    const rows: SearchRow[] = [];
+    const origins: number[] = [];
+    if (options.state === "Account Lockout") {
+      for (const r of await readLocked(need, cursor)) {
+        rows.push(r);
+        origins.push(-1);
+      }
+    } else {
+      const sourceCount = q ? matchers.length : 1;
+      for (let source = cursor?.s ?? 0; source < sourceCount && rows.length < need; source++) {
+        const from = cursor && cursor.s === source ? cursor : undefined;
+        const want = need - rows.length;
+        const merged = (await Promise.all(branches().map((b) => read(source, b, want, from)))).flat();
+        merged.sort((a, b) =>
+          a.sort_key < b.sort_key ? -1 : a.sort_key > b.sort_key ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+        );
+        for (const r of merged.slice(0, want)) {
+          rows.push(r);
+          origins.push(source);
+        }
+      }
+    }
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const origin = origins[page.length - 1];
+    const next =
+      rows.length > limit && last && origin !== undefined
+        ? { s: origin, k: last.sort_key, i: last.id }
+        : null;
+    return {
+      rows: page.map(({ sort_key: _key, ...row }) => row),
+      counters: await countersOf(page.map((r) => r.id)),
+      next,
+    };
   };
 
   return {
@@ -321,206 +533,8 @@ export const createUsersRepo = (db: Db) => {
      * State, Must Change) or, for Account Lockout, starts from the few locked counters. Only the page's
      * rows are joined to their counters.
      */
-    async search(options: {
-      q: string;
-      state: PinState | undefined;
-      limit: number;
-      cursor: SearchCursor | undefined;
-      rules: StateRules;
-    }): Promise<SearchPage> {
-      const { rules, limit, cursor } = options;
-      const q = options.q.trim();
-      const need = limit + 1;
-      const qUpn = upnKey(q);
-      const qKey = searchKey(q);
-      const words = qKey.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
-      const cutoff = rules.expirationMs === null ? null : rules.now - rules.expirationMs;
-
-      // Conditions on the users row for each source, used both to match and to exclude earlier sources.
-      const inRange = (column: string, key: string) =>
-        sql<SqlBool>`(${sql.ref(column)} >= ${key} and ${sql.ref(column)} < ${key + HI})`;
-      const matchUpn = () => inRange("users.upn_key", qUpn);
-      const matchName = () => inRange("users.name_key", qKey);
-      const matchMail = () =>
-        sql<SqlBool>`(users.mail_key is not null and ${inRange("users.mail_key", qKey)})`;
-      const wordExists = (word: string, alias: string) =>
-        sql<SqlBool>`exists (select 1 from user_search_tokens ${sql.raw(alias)} where ${sql.raw(alias)}.user_id = users.id and ${sql.raw(alias)}.token >= ${word} and ${sql.raw(alias)}.token < ${word + HI})`;
-      const matchWords = () =>
-        words.length === 0
-          ? sql<SqlBool>`1 = 0`
-          : sql<SqlBool>`(${sql.join(
-              words.map((w, n) => wordExists(w, `w${n}`)),
-              sql` and `,
-            )})`;
-      const matchers = [matchUpn, matchName, matchMail, matchWords];
-
-      // A state's branches: each is an index range of its own; Must Change under an expiry policy is
-      // the marked PINs plus the expired ones, merged in key order.
-      type Branch = { flag: number | null; extra: Expression<SqlBool>[]; gather: boolean };
-      const notLocked = sql<SqlBool>`not ${userLocked(rules.now)}`;
-      let expiredFew = false;
-      if (options.state === "Must Change" && cutoff !== null) {
-        const probe = await kysely
-          .selectFrom((eb) =>
-            eb
-              .selectFrom("users")
-              .select("id")
-              .where("pin_flag", "=", PIN_SET)
-              .where("pin_changed_at", "<=", cutoff)
-              .limit(GATHER_LIMIT)
-              .as("x"),
-          )
-          .select((eb) => eb.fn.countAll().as("n"))
-          .executeTakeFirst();
-        expiredFew = Number(probe?.n ?? 0) < GATHER_LIMIT;
-      }
-      const branches = (): Branch[] => {
-        switch (options.state) {
-          case "No PIN":
-            return [{ flag: NO_PIN, extra: [], gather: false }];
-          case "Steady State":
-            return [
-              {
-                flag: PIN_SET,
-                extra: [
-                  ...(cutoff === null ? [] : [sql<SqlBool>`users.pin_changed_at > ${cutoff}`]),
-                  notLocked,
-                ],
-                gather: false,
-              },
-            ];
-          case "Must Change":
-            return [
-              { flag: PIN_MARKED, extra: [notLocked], gather: false },
-              ...(cutoff === null
-                ? []
-                : [
-                    {
-                      flag: PIN_SET,
-                      extra: [sql<SqlBool>`users.pin_changed_at <= ${cutoff}`, notLocked],
-                      gather: expiredFew,
-                    },
-                  ]),
-            ];
-          default:
-            return [{ flag: null, extra: [], gather: false }];
-        }
-      };
-
-      const after = (key: Expression<string>, id: Expression<string> | null, c: SearchCursor) =>
-        id === null
-          ? sql<SqlBool>`${key} > ${c.k}`
-          : sql<SqlBool>`(${key} > ${c.k} or (${key} = ${c.k} and ${id} > ${c.i}))`;
-
-      /** Reads up to `n` rows of one source and branch, in (key, id) order, after the cursor. */
-      const read = async (source: number, branch: Branch, n: number, from?: SearchCursor) => {
-        const tokenSource = source === 3;
-        const column = q
-          ? (["users.upn_key", "users.name_key", "users.mail_key"][source] ?? "")
-          : "users.upn_key";
-        const keyRef = tokenSource ? sql<string>`t.token` : sql<string>`${sql.ref(column)}`;
-        // The user name is unique: it orders alone. Other keys are broken by id (the token index holds it).
-        const idRef =
-          column === "users.upn_key" ? null : tokenSource ? sql<string>`t.user_id` : sql<string>`users.id`;
-        let query = (
-          tokenSource
-            ? kysely
-                .selectFrom("user_search_tokens as t")
-                .innerJoin("users", "users.id", "t.user_id")
-                .where("t.token", ">=", words[0] ?? "")
-                .where("t.token", "<", `${words[0] ?? ""}${HI}`)
-                // One row per user: the user's first matching word.
-                .where(
-                  sql<SqlBool>`not exists (select 1 from user_search_tokens d where d.user_id = t.user_id and d.token >= ${words[0] ?? ""} and d.token < ${`${words[0] ?? ""}${HI}`} and d.token < t.token)`,
-                )
-            : kysely.selectFrom("users")
-        )
-          .selectAll("users")
-          .select(keyRef.as("sort_key"))
-          .limit(n);
-        if (q) {
-          if (tokenSource) {
-            for (const [i, w] of words.slice(1).entries()) query = query.where(wordExists(w, `x${i}`));
-          } else query = query.where((matchers[source] as () => Expression<SqlBool>)());
-          for (const earlier of matchers.slice(0, source))
-            query = query.where(sql<SqlBool>`not ${earlier()}`);
-        }
-        if (branch.flag !== null) query = query.where("users.pin_flag", "=", branch.flag);
-        for (const e of branch.extra) query = query.where(e);
-        if (from) query = query.where(after(keyRef, idRef, from));
-        // Gathering: the ORDER BY is not an index order, so the database starts from the narrow range.
-        query = query.orderBy(branch.gather ? sql`${keyRef} || ''` : keyRef);
-        if (idRef) query = query.orderBy(idRef);
-        return (await query.execute()) as SearchRow[];
-      };
-
-      /** The locked users (few, whatever the directory's size), optionally matching the search. */
-      const readLocked = async (n: number, from?: SearchCursor) => {
-        let query = kysely
-          .selectFrom("lockout_counters as c")
-          .crossJoin("users")
-          .selectAll("users")
-          .select(sql<string>`users.upn_key`.as("sort_key"))
-          .where(sql<SqlBool>`users.id = substr(c.subject, 5)`)
-          .where("c.subject", ">=", "pin:")
-          .where("c.subject", "<", "pin;")
-          .where(lockedNow(rules.now))
-          .where("users.pin_flag", "!=", NO_PIN)
-          .orderBy(sql`users.upn_key || ''`)
-          .limit(n);
-        if (q)
-          query = query.where(
-            sql<SqlBool>`(${sql.join(
-              matchers.map((m) => m()),
-              sql` or `,
-            )})`,
-          );
-        if (from) query = query.where("users.upn_key", ">", from.k);
-        return (await query.execute()) as SearchRow[];
-      };
-
-      const rows: SearchRow[] = [];
-      const origins: number[] = [];
-      if (options.state === "Account Lockout") {
-        for (const r of await readLocked(need, cursor)) {
-          rows.push(r);
-          origins.push(-1);
-        }
-      } else {
-        const sourceCount = q ? matchers.length : 1;
-        for (let source = cursor?.s ?? 0; source < sourceCount && rows.length < need; source++) {
-          const from = cursor && cursor.s === source ? cursor : undefined;
-          const want = need - rows.length;
-          const merged = (await Promise.all(branches().map((b) => read(source, b, want, from)))).flat();
-          merged.sort((a, b) =>
-            a.sort_key < b.sort_key
-              ? -1
-              : a.sort_key > b.sort_key
-                ? 1
-                : a.id < b.id
-                  ? -1
-                  : a.id > b.id
-                    ? 1
-                    : 0,
-          );
-          for (const r of merged.slice(0, want)) {
-            rows.push(r);
-            origins.push(source);
-          }
-        }
-      }
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      const origin = origins[page.length - 1];
-      const next =
-        rows.length > limit && last && origin !== undefined
-          ? { s: origin, k: last.sort_key, i: last.id }
-          : null;
-      return {
-        rows: page.map(({ sort_key: _key, ...row }) => row),
-        counters: await countersOf(page.map((r) => r.id)),
-        next,
-      };
+    async search(options: SearchOptions): Promise<SearchPage> {
+      return readOnly((k) => searchWith(k, options));
     },
 
     /**

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { type ApiError, toApiError } from "../../api.ts";
-import { ErrorNotice } from "../../components/Notices.tsx";
+import { AdminError } from "./AdminNotices.tsx";
 import { adminApi } from "./admin-api.tsx";
 
 export const TroubleshooterPage = () => {
@@ -33,7 +33,7 @@ export const TroubleshooterPage = () => {
           Look up
         </button>
       </form>
-      <ErrorNotice error={error} />
+      <AdminError error={error} />
       {result && (
         <section className="card" aria-live="polite" data-testid="explanation">
           <h2>{result.code}</h2>
