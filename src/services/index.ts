@@ -104,8 +104,8 @@ export const createServices = ({
     apps: createAppClientService({ apiClients: repos.apiClients, audit, clock }),
     tokens: createTokenService({
       signingKeys: repos.signingKeys,
-      box,
       apiClients: repos.apiClients,
+      box,
       clock,
       issuer: `${config.publicUrl}/${config.tenantId}/v2.0`,
       ttlSeconds: config.tokenTtlSeconds,

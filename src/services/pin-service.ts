@@ -68,12 +68,12 @@ export interface TemporaryPin {
 }
 
 const CHANGE_TOKEN_TTL_MS = 10 * 60 * 1000;
+const QR_PIN_HISTORY = 3;
 const pinSubject = (userId: string) => `pin:${userId}`;
 // Unknown user names get counters too, so their answers cannot be told apart from a real user's.
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
 const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
-const QR_PIN_HISTORY = 3;
 
 /** "25 May 2026, 09:02 UTC": how a help desk reads a time (machine fields keep ISO 8601). */
 const human = (ms: number | null | undefined): string =>
@@ -118,14 +118,14 @@ export const createPinService = ({
   const violationsOf = (pin: string, policy: PinPolicy, qr: boolean) =>
     qr ? checkQrPin(pin, policy) : checkPin(pin, policy);
 
+  /** How many PINs (the current one included) may not be reused: the QR code + PIN method never allows the last 3. */
+  const historyDepth = (policy: PinPolicy, qr: boolean) => Math.max(policy.history, qr ? QR_PIN_HISTORY : 0);
+
   const timedVerify = async (stored: string, pin: string) => {
     const end = metrics.hashDuration.startTimer({ operation: "verify" });
     try {
       return await hasher.verify(stored, pin);
     } finally {
-  /** How many PINs (the current one included) may not be reused: the QR code + PIN method never allows the last 3. */
-  const historyDepth = (policy: PinPolicy, qr: boolean) => Math.max(policy.history, qr ? QR_PIN_HISTORY : 0);
-
       end();
     }
   };
@@ -211,12 +211,12 @@ export const createPinService = ({
    * transaction. The PIN's compliance tag lets a later policy change find PINs that no longer comply.
    */
   const storePin = async (user: User, pin: string, policy: PinPolicy, options: StoreOptions) => {
+    const remember = historyDepth(policy, await usesQrProfile(user.id));
     const hash = await timedHash(pin);
     const profileTag = compliance.tagOf(pin);
     const now = clock.now();
     const policyVersion = (await policies.current()).version;
     await db.transaction(async (trx) => {
-    const remember = historyDepth(policy, await usesQrProfile(user.id));
       const tx = createRepos({ ...db, kysely: trx });
       const existing = await tx.pins.get(user.id);
       if (existing && existing.is_temporary === 0 && remember > 1) {

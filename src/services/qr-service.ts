@@ -586,7 +586,6 @@ export const createQrService = ({
 
     async resetPolicy(ctx: RequestContext): Promise<QrMethodPolicy> {
       assertCanManagePolicies(ctx.actor);
-      assertCanManagePolicies(ctx.actor);
       const latest = await repos.policies.latest(QR_POLICY);
       await repos.policies.append(
         QR_POLICY,

@@ -54,6 +54,9 @@ export interface LockoutCountersTable {
   /** null while locked_at is set means locked until an administrator unblocks. */
   locked_until: number | null;
   last_failed_at: number | null;
+  /** Guesses reserved and still being evaluated (see lockout-counters.ts). */
+  pending?: number;
+  pending_at?: number | null;
 }
 
 export interface PinHistoryTable {
@@ -66,9 +69,6 @@ export interface PinHistoryTable {
 export interface AuditEventsTable {
   id: string;
   at: number;
-  /** Guesses reserved and still being evaluated (see lockout-counters.ts). */
-  pending?: number;
-  pending_at?: number | null;
   actor: string;
   target_user_id: string | null;
   target_upn: string | null;
