@@ -3,7 +3,11 @@ import { sql } from "kysely";
 import { digestToken, randomToken } from "../crypto/tokens.ts";
 import { checkPin, describePinPolicy } from "../domain/pin-policy.ts";
 import {
+  METHOD_COUNTER_KINDS,
+  METHOD_COUNTER_LABELS,
   METHOD_LABELS,
+  type MethodCounterKind,
+  methodCounterSubject,
   type PortalPolicy,
   parsePortalPolicy,
 } from "../domain/portal-policy.ts";
@@ -263,6 +267,7 @@ export const createAdminService = ({
         ctx.actor.type !== "user" || canManageAuthenticationMethods(ctx.actor.roles, user.roles);
       const roleText = ctx.actor.type === "user" ? ctx.actor.roles.join(", ") || "no role" : ctx.actor.type;
       const qrCodes = qr ? await repos.qr.codesOf(user.id) : [];
+      const lockouts = await methodLockoutsOf(repos, policies, user, clock.now());
       return {
         user,
         pin,
@@ -282,7 +287,8 @@ export const createAdminService = ({
           : null,
         recentEvents: events,
         recentMessages: messages,
-        whyStuck: whyStuck(user, pin, messages),
+        methodLockouts: lockouts,
+        whyStuck: whyStuck(user, pin, messages, lockouts),
         canManage,
         // Why the actions are missing, in words, for an administrator who may look but not act.
         manageReason: canManage
@@ -780,6 +786,36 @@ export const describeForHelpdesk = (pin: PinStatus, now: number): string => {
 };
 
 /** "Why is this user stuck?": state, reason, last deliveries, and the next step for the help desk. */
+export interface MethodLockout {
+  kind: MethodCounterKind;
+  label: string;
+  failedAttempts: number;
+  /** null: until an administrator unblocks. */
+  lockedUntil: string | null;
+}
+
+/** Sign-in methods and Emergency Access locked by wrong attempts (each has its own counter). */
+export const methodLockoutsOf = async (
+  repos: Repos,
+  policies: PolicyService,
+  user: User,
+  now: number,
+): Promise<MethodLockout[]> => {
+  const lockout = (await policies.pinPolicy()).lockout;
+  const out: MethodLockout[] = [];
+  for (const kind of METHOD_COUNTER_KINDS) {
+    const state = await repos.counters.state(methodCounterSubject(kind, user.id), now, lockout);
+    if (!state.locked) continue;
+    out.push({
+      kind,
+      label: METHOD_COUNTER_LABELS[kind],
+      failedAttempts: state.failedCount,
+      lockedUntil: state.lockedUntil === null ? null : new Date(state.lockedUntil).toISOString(),
+    });
+  }
+  return out;
+};
+
 export const whyStuck = (
   user: User,
   pin: PinStatus,
@@ -790,6 +826,7 @@ export const whyStuck = (
     createdAt: string;
     purpose: string;
   }[],
+  methodLockouts: readonly MethodLockout[] = [],
 ) => {
   const lines: string[] = [];
   let nextStep: string;
@@ -833,6 +870,15 @@ export const whyStuck = (
   } else {
     const other = messages.filter((m) => m.status === "failed").length;
     if (other > 0) lines.push(`${other} other recent message(s) to them failed to deliver.`);
+  }
+  if (methodLockouts.length > 0) {
+    const names = methodLockouts.map((m) => m.label).join(", ");
+    for (const m of methodLockouts) {
+      lines.push(
+        `${m.label} is locked after too many wrong attempts ${m.lockedUntil === null ? "until an administrator unblocks it" : `until ${m.lockedUntil}`}.`,
+      );
+    }
+    nextStep = `${nextStep} Unblock PIN also unblocks ${names}.`;
   }
   return { summary: lines, nextStep };
 };
