@@ -127,7 +127,8 @@ export const errorCatalogue = define({
   headersTooLarge: {
     status: 431,
     message: "The request's headers are too large.",
-    mitigation: "Send fewer or shorter headers (a very long Authorization or Cookie header is the usual cause).",
+    mitigation:
+      "Send fewer or shorter headers (a very long Authorization or Cookie header is the usual cause).",
   },
   concurrentChange: {
     status: 409,

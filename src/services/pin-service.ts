@@ -625,7 +625,10 @@ export const createPinService = ({
       return {
         ...(await status(user)),
         unblocked,
-        unblockedText: unblockedText(pinWasLocked, unblocked.filter((u) => u !== "PIN")),
+        unblockedText: unblockedText(
+          pinWasLocked,
+          unblocked.filter((u) => u !== "PIN"),
+        ),
       };
     },
 
