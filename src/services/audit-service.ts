@@ -48,8 +48,13 @@ export const toAuditEvent = (row: AuditRow): AuditEvent => ({
 });
 
 export const createAuditService = ({ audit, clock }: { audit: AuditEventsRepo; clock: Clock }) => ({
-  async record(ctx: RequestContext, input: AuditInput): Promise<void> {
-    await audit.insert({
+  /** Writes one event; `into` is the repository of an open transaction when the event belongs to it. */
+  async record(
+    ctx: RequestContext,
+    input: AuditInput,
+    into: Pick<AuditEventsRepo, "insert"> = audit,
+  ): Promise<void> {
+    await into.insert({
       id: uuidv7(),
       at: clock.now(),
       actor: clip(actorLabel(ctx.actor)) ?? "unknown",

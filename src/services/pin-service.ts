@@ -440,12 +440,15 @@ export const createPinService = ({
         };
       }
       metrics.verifications.inc({ outcome: "success", channel });
-      // Independent writes: on PostgreSQL they go out on separate connections at once.
-      await Promise.all([
-        users.touchSignIn(user.id, now),
-        cred.policy_version !== version ? pins.setPolicyVersion(user.id, version) : undefined,
-        audit.record(ctx, { action: "pin.verify", outcome: "success", target: auditTarget }),
-      ]);
+      // Independent writes: one commit on SQLite, separate connections at once on PostgreSQL.
+      await db.group(async (trx) => {
+        const tx = trx === db.kysely ? repos : createRepos({ ...db, kysely: trx });
+        await Promise.all([
+          tx.users.touchSignIn(user.id, now),
+          cred.policy_version !== version ? tx.pins.setPolicyVersion(user.id, version) : undefined,
+          audit.record(ctx, { action: "pin.verify", outcome: "success", target: auditTarget }, tx.audit),
+        ]);
+      });
       return { result: "success", user };
     },
 

@@ -18,6 +18,12 @@ export interface Db {
    * front, so two processes never deadlock upgrading a read lock.
    */
   transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /**
+   * Several independent writes that may all go together: one transaction on SQLite (one commit, the
+   * costly part of a write there), the plain pool on PostgreSQL (statements on separate connections
+   * at once; a transaction would add two round trips). Not for writes that must be atomic.
+   */
+  group<T>(fn: (kysely: Kysely<Database>) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -89,6 +95,18 @@ export const openDb = (url: string, options: { poolSize?: number } = {}): Db => 
     dialect = "postgres";
   }
   const fn = dialect === "postgres" ? "GREATEST" : "MAX";
+  const sqliteTransaction = <T>(body: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+    kysely.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        const result = await body(conn);
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (error) {
+        await sql`ROLLBACK`.execute(conn);
+        throw error;
+      }
+    });
   return {
     kysely,
     dialect,
@@ -97,19 +115,9 @@ export const openDb = (url: string, options: { poolSize?: number } = {}): Db => 
         ? sql<number>`${sql.raw(fn)}(${sql.ref(a)}, ${b})`
         : sql<number>`${sql.raw(fn)}(${a}, ${b})`,
     transaction: <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
-      dialect === "postgres"
-        ? kysely.transaction().execute(fn)
-        : kysely.connection().execute(async (conn) => {
-            await sql`BEGIN IMMEDIATE`.execute(conn);
-            try {
-              const result = await fn(conn);
-              await sql`COMMIT`.execute(conn);
-              return result;
-            } catch (error) {
-              await sql`ROLLBACK`.execute(conn);
-              throw error;
-            }
-          }),
+      dialect === "postgres" ? kysely.transaction().execute(fn) : sqliteTransaction(fn),
+    group: <T>(fn: (kysely: Kysely<Database>) => Promise<T>): Promise<T> =>
+      dialect === "postgres" ? fn(kysely) : sqliteTransaction(fn),
     ping: async () => {
       await sql`select 1`.execute(kysely);
     },
