@@ -17,7 +17,8 @@ import { migrateToLatest, openDb } from "../src/store/db.ts";
 import { adminSearchRows } from "./admin-search.ts";
 import { measureRawVerify } from "./argon2.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
-import { closedLoop } from "./load.ts";
+import { createLeanClient, serialiseRequest } from "./lean-client.ts";
+import { closedLoop, type LoadResult } from "./load.ts";
 
 const nullStream = () => {
   const s = new PassThrough();
@@ -115,16 +116,19 @@ export const runExtras = async (
     const client = createHttpClient(x.address, { maxSockets: concurrency });
     const token = await fetchAppToken(client, { clientId, clientSecret });
     const auth = { headers: { authorization: token } };
-    const health = async () =>
-      (await client.request("GET", "/health")).status === 200 ? true : "health failed";
+    // The load goes through the lean client (see lean-client.ts): with node:http's client the
+    // benchmark would mostly measure its own client.
+    const lean = await createLeanClient(x.address, concurrency);
+    const healthRequest = serialiseRequest("GET", "/health", {});
+    const health = async (_n: number, lane: number) =>
+      (await lean.send(lane, healthRequest)).status === 200 ? true : "health failed";
     await closedLoop(concurrency, options.warmupMs, health);
     const healthLoad = await closedLoop(concurrency, options.durationMs, health);
-    const graphOp = async (n: number): Promise<true | string> => {
-      const res = await client.request(
-        "GET",
-        `/v1.0/users/${ids[n % users]}/authentication/qrCodePinMethod`,
-        auth,
-      );
+    const graphRequests = ids.map((id) =>
+      serialiseRequest("GET", `/v1.0/users/${id}/authentication/qrCodePinMethod`, auth.headers),
+    );
+    const graphOp = async (n: number, lane: number): Promise<true | string> => {
+      const res = await lean.send(lane, graphRequests[n % users] as Buffer);
       return res.status === 200 ? true : `status ${res.status}`;
     };
     await closedLoop(concurrency, options.warmupMs, graphOp);
@@ -170,22 +174,29 @@ export const runExtras = async (
         pin,
       });
     }
-    const inFlight = options.threads * 2;
-    const raw = await measureRawVerify({
-      pepper,
-      concurrency: options.threads,
-      warmupMs: options.warmupMs,
-      durationMs: options.durationMs,
-    });
-    const qrOp = async (n: number): Promise<true | string> => {
-      const badge = badges[n % badges.length] as { raw: string; pin: string };
-      const res = await client.request("POST", "/api/v1/signin/qr", {
-        body: { qrCode: badge.raw, pin: badge.pin },
-      });
-      return res.status === 200 ? true : `status ${res.status}: ${res.body.slice(0, 80)}`;
+    // As for the verify API: enough in flight to keep every hashing thread busy.
+    const inFlight = options.threads * 4;
+    const qrRequests = badges.map((badge) =>
+      serialiseRequest("POST", "/api/v1/signin/qr", {}, { qrCode: badge.raw, pin: badge.pin }),
+    );
+    const qrOp = async (n: number, lane: number): Promise<true | string> => {
+      const res = await lean.send(lane, qrRequests[n % qrRequests.length] as Buffer);
+      return res.status === 200 ? true : `status ${res.status}: ${res.body.toString("utf8").slice(0, 80)}`;
     };
     await closedLoop(inFlight, options.warmupMs, qrOp);
-    const qr = await closedLoop(inFlight, options.durationMs, qrOp);
+    // Paired rounds, as for the verify API: each round divided by the baseline measured right before it.
+    const pairs: { raw: LoadResult; qr: LoadResult }[] = [];
+    for (let round = 0; round < 3; round++) {
+      const raw = await measureRawVerify({
+        pepper,
+        concurrency: options.threads,
+        warmupMs: Math.min(options.warmupMs, 500),
+        durationMs: options.durationMs,
+      });
+      pairs.push({ raw, qr: await closedLoop(inFlight, options.durationMs, qrOp) });
+    }
+    pairs.sort((a, b) => a.qr.perSecond / a.raw.perSecond - b.qr.perSecond / b.raw.perSecond);
+    const { raw, qr } = pairs[1] as { raw: LoadResult; qr: LoadResult };
     const qrRatio = qr.perSecond / raw.perSecond;
     rows.push({
       name: `QR sign-in POST /api/v1/signin/qr, sqlite (${inFlight} in flight)`,
@@ -193,18 +204,21 @@ export const runExtras = async (
       baseline: `${raw.perSecond.toFixed(1)} /s argon2id`,
       ratio: qrRatio.toFixed(3),
       target: ">= 0.90",
-      result: qrRatio >= 0.9 ? "ok" : "WARN",
+      result: `${qrRatio >= 0.9 ? "ok" : "WARN"} (median of rounds ${pairs.map((p) => (p.qr.perSecond / p.raw.perSecond).toFixed(2)).join(" ")})`,
     });
     if (qrRatio < 0.9)
       warnings.push(`QR sign-in: ${qrRatio.toFixed(2)} of raw argon2id throughput, below 0.90`);
-    if (qr.failed > 0) warnings.push(`QR sign-in: ${qr.failed} failed (${qr.failures.join("; ")})`);
+    const qrFailed = pairs.reduce((n, p) => n + p.qr.failed, 0);
+    if (qrFailed > 0) warnings.push(`QR sign-in: ${qrFailed} failed (${qr.failures.join("; ")})`);
     summary.qrSignIn = {
       perSecond: qr.perSecond,
       rawPerSecond: raw.perSecond,
       ratio: qrRatio,
-      failed: qr.failed,
+      rounds: pairs.map((p) => p.qr.perSecond / p.raw.perSecond),
+      failed: qrFailed,
     };
     client.close();
+    lean.close();
   } finally {
     await x.close();
   }

@@ -22,7 +22,7 @@ export interface LoadResult {
 export const closedLoop = async (
   concurrency: number,
   durationMs: number,
-  op: (sequence: number) => Promise<true | string>,
+  op: (sequence: number, lane: number) => Promise<true | string>,
 ): Promise<LoadResult> => {
   let sequence = 0;
   let completed = 0;
@@ -31,13 +31,13 @@ export const closedLoop = async (
   const failures: string[] = [];
   const start = performance.now();
   const deadline = start + durationMs;
-  const worker = async () => {
+  const worker = async (lane: number) => {
     while (performance.now() < deadline) {
       const n = sequence++;
       const began = performance.now();
       let outcome: true | string;
       try {
-        outcome = await op(n);
+        outcome = await op(n, lane);
       } catch (error) {
         outcome = error instanceof Error ? error.message : String(error);
       }
@@ -50,7 +50,7 @@ export const closedLoop = async (
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, lane) => worker(lane)));
   const seconds = (performance.now() - start) / 1000;
   const meanMs = totalMs / Math.max(completed + failed, 1);
   return { completed, failed, seconds, perSecond: completed / seconds, meanMs, failures };

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type LockoutPolicy, lockDurationSeconds } from "../domain/pin-policy.ts";
 import { AppError } from "../errors/app-error.ts";
-import type { CounterRules, LockoutCountersRepo } from "../store/repos/lockout-counters.ts";
+import type { CounterRules, LockoutCountersRepo, Reservation } from "../store/repos/lockout-counters.ts";
 import type { Clock } from "./context.ts";
 
 export type AttemptResult =
@@ -46,9 +46,18 @@ export const createAttemptGuard = ({
     subject: string,
     lockout: LockoutPolicy,
     evaluate: () => Promise<boolean>,
+    options: {
+      /**
+       * Records the success instead of the guard, so the caller can write it together with what a
+       * success writes anyway; it must do what the counters' `recordSuccess` does.
+       */
+      recordSuccess?: (failedAtReservation: number) => Promise<void>;
+      /** The first reservation, already made by the caller in the statement that found the user. */
+      reserved?: Reservation;
+    } = {},
   ): Promise<AttemptResult> {
     const rules = counterRules(lockout);
-    let reservation = await counters.reserve(subject, clock.now(), rules);
+    let reservation = options.reserved ?? (await counters.reserve(subject, clock.now(), rules));
     if (!reservation.reserved && reservation.missing) {
       await counters.ensure(subject);
       reservation = await counters.reserve(subject, clock.now(), rules);
@@ -72,7 +81,9 @@ export const createAttemptGuard = ({
       throw error;
     }
     if (right) {
-      await counters.recordSuccess(subject, reservation.failedCount);
+      await (options.recordSuccess
+        ? options.recordSuccess(reservation.failedCount)
+        : counters.recordSuccess(subject, reservation.failedCount));
       return { outcome: "ok" };
     }
     const { failedCount, lock } = await counters.recordFailure(subject, clock.now(), rules);

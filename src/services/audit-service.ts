@@ -47,32 +47,38 @@ export const toAuditEvent = (row: AuditRow): AuditEvent => ({
   details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
 });
 
-export const createAuditService = ({ audit, clock }: { audit: AuditEventsRepo; clock: Clock }) => ({
-  /** Writes one event; `into` is the repository of an open transaction when the event belongs to it. */
-  async record(
-    ctx: RequestContext,
-    input: AuditInput,
-    into: Pick<AuditEventsRepo, "insert"> = audit,
-  ): Promise<void> {
-    await into.insert({
-      id: uuidv7(),
-      at: clock.now(),
-      actor: clip(actorLabel(ctx.actor)) ?? "unknown",
-      target_user_id: input.target?.id ?? null,
-      target_upn: clip(input.target?.upn?.toLowerCase()),
-      action: input.action,
-      outcome: input.outcome,
-      reason: clip(input.reason),
-      ip: clip(ctx.ip),
-      user_agent: clip(ctx.userAgent),
-      request_id: clip(ctx.requestId),
-      details: input.details ? JSON.stringify(input.details) : null,
-    });
-  },
+export const createAuditService = ({ audit, clock }: { audit: AuditEventsRepo; clock: Clock }) => {
+  /** The stored form of an event: clipped, lower-cased target, never a secret (callers pass none). */
+  const rowFor = (ctx: RequestContext, input: AuditInput): AuditRow => ({
+    id: uuidv7(),
+    at: clock.now(),
+    actor: clip(actorLabel(ctx.actor)) ?? "unknown",
+    target_user_id: input.target?.id ?? null,
+    target_upn: clip(input.target?.upn?.toLowerCase()),
+    action: input.action,
+    outcome: input.outcome,
+    reason: clip(input.reason),
+    ip: clip(ctx.ip),
+    user_agent: clip(ctx.userAgent),
+    request_id: clip(ctx.requestId),
+    details: input.details ? JSON.stringify(input.details) : null,
+  });
+  return {
+    rowFor,
 
-  async query(q: AuditQuery): Promise<AuditEvent[]> {
-    return (await audit.query(q)).map(toAuditEvent);
-  },
-});
+    /** Writes one event; `into` is the repository of an open transaction when the event belongs to it. */
+    async record(
+      ctx: RequestContext,
+      input: AuditInput,
+      into: Pick<AuditEventsRepo, "insert"> = audit,
+    ): Promise<void> {
+      await into.insert(rowFor(ctx, input));
+    },
+
+    async query(q: AuditQuery): Promise<AuditEvent[]> {
+      return (await audit.query(q)).map(toAuditEvent);
+    },
+  };
+};
 
 export type AuditService = ReturnType<typeof createAuditService>;

@@ -17,9 +17,10 @@ import {
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import { createRepos, type Repos } from "../store/index.ts";
+import type { Reservation } from "../store/repos/lockout-counters.ts";
 import type { PinCredentialRow } from "../store/repos/pin-credentials.ts";
 import { type User, upnKey } from "../store/repos/users.ts";
-import type { AttemptGuard } from "./attempts.ts";
+import { type AttemptGuard, counterRules } from "./attempts.ts";
 import type { AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
 import type { Metrics } from "./metrics.ts";
@@ -69,7 +70,8 @@ export interface TemporaryPin {
 
 const CHANGE_TOKEN_TTL_MS = 10 * 60 * 1000;
 const QR_PIN_HISTORY = 3;
-const pinSubject = (userId: string) => `pin:${userId}`;
+const PIN_SUBJECT_PREFIX = "pin:";
+const pinSubject = (userId: string) => `${PIN_SUBJECT_PREFIX}${userId}`;
 // Unknown user names get counters too, so their answers cannot be told apart from a real user's.
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
 const iso = (ms: number | null | undefined) =>
@@ -272,22 +274,65 @@ export const createPinService = ({
     pin: string,
     action: string,
     channel: string,
+    /**
+     * Writes the success (the counter's included: see attempts.ts) together with what the caller
+     * writes for it anyway; by default only the counter is updated.
+     */
+    settle?: (found: {
+      user: User;
+      cred: PinCredentialRow;
+      policy: PinPolicy;
+      subject: string;
+      failedAtReservation: number;
+    }) => Promise<void>,
   ): Promise<{ user: User; cred: PinCredentialRow; policy: PinPolicy }> => {
     const policy = await policies.pinPolicy();
-    const user = await users.findByUpn(upn);
-    const cred = user ? await pins.get(user.id) : undefined;
-    const subject = user ? pinSubject(user.id) : unknownSubject(upn);
-    const result = await attempts.attempt(subject, policy.lockout, async () => {
-      if (!cred) {
-        // The same work as a real verify, timed like one: neither the clock nor the metrics can tell.
-        const end = metrics.hashDuration.startTimer({ operation: "verify" });
-        await hasher.verifyDummy(pin).finally(end);
-        return false;
-      }
-      const { ok, needsRehash } = await timedVerify(cred.hash, pin);
-      if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
-      return ok;
-    });
+    // On PostgreSQL the lookup and the reservation share one round trip; SQLite runs in-process.
+    let found: Awaited<ReturnType<typeof users.findByUpnWithPin>>;
+    let subject: string;
+    let reserved: Reservation | undefined;
+    if (db.dialect === "postgres") {
+      const now = clock.now();
+      const r = await repos.signIns.findAndReserve(
+        upn,
+        PIN_SUBJECT_PREFIX,
+        unknownSubject(upn),
+        now,
+        counterRules(policy.lockout),
+      );
+      found = r.found;
+      subject = r.subject;
+      reserved = await counters.settleReservation(r.failedCount, subject, now);
+    } else {
+      found = await users.findByUpnWithPin(upn);
+      subject = found ? pinSubject(found.user.id) : unknownSubject(upn);
+    }
+    const user = found?.user;
+    const cred = found?.pin;
+    const result = await attempts.attempt(
+      subject,
+      policy.lockout,
+      async () => {
+        if (!cred) {
+          // The same work as a real verify, timed like one: neither the clock nor the metrics can tell.
+          const end = metrics.hashDuration.startTimer({ operation: "verify" });
+          await hasher.verifyDummy(pin).finally(end);
+          return false;
+        }
+        const { ok, needsRehash } = await timedVerify(cred.hash, pin);
+        if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
+        return ok;
+      },
+      {
+        ...(reserved && { reserved }),
+        ...(settle &&
+          user &&
+          cred && {
+            recordSuccess: (failedAtReservation: number) =>
+              settle({ user, cred, policy, subject, failedAtReservation }),
+          }),
+      },
+    );
     const auditTarget = { id: user?.id ?? null, upn: user?.userPrincipalName ?? upn.slice(0, 256) };
     const hiddenReason = !user ? "unknownUser" : !cred ? "noPin" : undefined;
 
@@ -390,7 +435,47 @@ export const createPinService = ({
 
     /** Verification for integrations and sign-in pages. A temporary PIN never completes a sign-in. */
     async verify(ctx: RequestContext, upn: string, pin: string, channel = "api"): Promise<VerifyOutcome> {
-      const { user, cred, policy } = await checkAgainstCounter(ctx, upn, pin, "pin.verify", channel);
+      // What a right PIN leads to is decided as soon as it is found right, so that a plain success is
+      // written in one go with the counter (one statement on PostgreSQL, one commit on SQLite).
+      let signedIn = false as boolean;
+      const { user, cred, policy } = await checkAgainstCounter(
+        ctx,
+        upn,
+        pin,
+        "pin.verify",
+        channel,
+        async ({ user, cred, policy, subject, failedAtReservation }) => {
+          const now = clock.now();
+          const { version } = await policies.current();
+          const plain =
+            user.accountEnabled &&
+            !(
+              cred.is_temporary === 1 &&
+              cred.temporary_expires_at !== null &&
+              cred.temporary_expires_at <= now
+            ) &&
+            mustChangeReasonOf(cred, policy, now) === null &&
+            (cred.policy_version === version ||
+              violationsOf(pin, policy, await usesQrProfile(user.id)).length === 0);
+          if (!plain) {
+            await counters.recordSuccess(subject, failedAtReservation);
+            return;
+          }
+          await repos.signIns.recordVerified({
+            subject,
+            failedAtReservation,
+            userId: user.id,
+            at: now,
+            policyVersion: cred.policy_version !== version ? version : undefined,
+            audit: audit.rowFor(ctx, { action: "pin.verify", outcome: "success", target: target(user) }),
+          });
+          signedIn = true;
+        },
+      );
+      if (signedIn) {
+        metrics.verifications.inc({ outcome: "success", channel });
+        return { result: "success", user };
+      }
       const now = clock.now();
       const auditTarget = target(user);
       if (!user.accountEnabled) {
@@ -414,42 +499,24 @@ export const createPinService = ({
         throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
       }
       // Only here is the PIN in clear, so only here can a PIN made non-compliant by a policy change be
-      // recognised; the user is sent straight to the change step rather than refused.
-      // A PIN already checked against this policy version needs no second look.
-      const { version } = await policies.current();
-      const reason =
-        mustChangeReasonOf(cred, policy, now) ??
-        (cred.policy_version !== version && violationsOf(pin, policy, await usesQrProfile(user.id)).length > 0
-          ? "policyChange"
-          : null);
-      if (reason) {
-        metrics.verifications.inc({ outcome: "changeRequired", channel });
-        const change = await issueChangeToken(user);
-        await audit.record(ctx, {
-          action: "pin.verify",
-          outcome: "success",
-          target: auditTarget,
-          reason: `pinChangeRequired:${reason}`,
-        });
-        return {
-          result: "pinChangeRequired",
-          reason,
-          changeToken: change.token,
-          changeTokenExpiresAt: change.expiresAt,
-          user,
-        };
-      }
-      metrics.verifications.inc({ outcome: "success", channel });
-      // Independent writes: one commit on SQLite, separate connections at once on PostgreSQL.
-      await db.group(async (trx) => {
-        const tx = trx === db.kysely ? repos : createRepos({ ...db, kysely: trx });
-        await Promise.all([
-          tx.users.touchSignIn(user.id, now),
-          cred.policy_version !== version ? tx.pins.setPolicyVersion(user.id, version) : undefined,
-          audit.record(ctx, { action: "pin.verify", outcome: "success", target: auditTarget }, tx.audit),
-        ]);
+      // recognised (one set before PIN profiles were recorded); the user is sent straight to the change
+      // step rather than refused.
+      const reason = mustChangeReasonOf(cred, policy, now) ?? "policyChange";
+      metrics.verifications.inc({ outcome: "changeRequired", channel });
+      const change = await issueChangeToken(user);
+      await audit.record(ctx, {
+        action: "pin.verify",
+        outcome: "success",
+        target: auditTarget,
+        reason: `pinChangeRequired:${reason}`,
       });
-      return { result: "success", user };
+      return {
+        result: "pinChangeRequired",
+        reason,
+        changeToken: change.token,
+        changeTokenExpiresAt: change.expiresAt,
+        user,
+      };
     },
 
     /** Completes a Must Change: the token from verify proves the old or temporary PIN was just presented. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
@@ -31,6 +32,32 @@ export interface Db {
 const INT8_OID = 20;
 
 export const sqlitePathOf = (url: string): string => url.slice("sqlite:".length);
+
+/**
+ * Marks a statement of the sign-in path for a named prepared statement on PostgreSQL: parsed and
+ * planned once per connection instead of at every sign-in. Only for statements whose text is fixed
+ * (values are parameters), since every distinct text becomes one prepared statement per connection.
+ */
+export const PREPARED = "/* prepared */";
+
+const preparedName = (text: string) =>
+  `pindesk_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+
+/** A pool whose clients send PREPARED statements as named prepared statements. */
+const preparingPool = (pool: pg.Pool) => ({
+  async connect() {
+    const client = await pool.connect();
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
+    return Object.assign(Object.create(client) as pg.PoolClient, {
+      query: (text: unknown, values?: unknown[]) =>
+        typeof text === "string" && text.startsWith(PREPARED)
+          ? query({ name: preparedName(text), text, values })
+          : query(text, values),
+      release: (error?: Error | boolean) => client.release(error),
+    });
+  },
+  end: () => pool.end(),
+});
 
 /**
  * Kysely prepares every query afresh; preparing costs more than running most of PinDesk's queries.
@@ -91,7 +118,7 @@ export const openDb = (url: string, options: { poolSize?: number } = {}): Db => 
     // An idle connection the server closes (restart, failover) must not crash the process; the pool
     // drops it and the next query opens a fresh one.
     pool.on("error", () => undefined);
-    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
     dialect = "postgres";
   }
   const fn = dialect === "postgres" ? "GREATEST" : "MAX";

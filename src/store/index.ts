@@ -11,6 +11,7 @@ import { createPoliciesRepo } from "./repos/policies.ts";
 import { createPushRequestsRepo } from "./repos/push-requests.ts";
 import { createQrRepo } from "./repos/qr-codes.ts";
 import { createSessionsRepo } from "./repos/sessions.ts";
+import { createSignInsRepo } from "./repos/sign-ins.ts";
 import { createSigningKeysRepo } from "./repos/signing-keys.ts";
 import { createUsersRepo } from "./repos/users.ts";
 
@@ -29,6 +30,7 @@ export const createRepos = (db: Db) => ({
   sessions: createSessionsRepo(db),
   pushRequests: createPushRequestsRepo(db),
   outbox: createOutboxRepo(db),
+  signIns: createSignInsRepo(db),
 });
 
 export type Repos = ReturnType<typeof createRepos>;

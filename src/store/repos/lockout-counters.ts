@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import type { Db } from "../db.ts";
 
 /** Only what the counter needs to know of the lockout policy (the policy module owns the rules). */
@@ -37,6 +37,28 @@ export interface CounterState {
 }
 
 /**
+ * The reservation itself, as one statement over the counter row whose subject is `subject` (a value,
+ * or an expression when another statement computes it): it takes a place only while evaluated
+ * failures plus guesses in flight stay under the threshold, and returns the failures counted.
+ */
+export const reserveStatement = (subject: RawBuilder<unknown>, now: number, rules: CounterRules) => {
+  const decayCutoff = rules.decaySeconds > 0 ? now - rules.decaySeconds * 1000 : null;
+  // A lock that has run out, or failures older than the decay time, start the count afresh.
+  const fresh =
+    decayCutoff === null
+      ? sql`(locked_at IS NOT NULL)`
+      : sql`(locked_at IS NOT NULL OR last_failed_at < ${decayCutoff})`;
+  const failed = sql`(CASE WHEN ${fresh} THEN 0 ELSE failed_count END)`;
+  const pending = sql`(CASE WHEN pending_at IS NULL OR pending_at < ${now - PENDING_TTL_MS} THEN 0 ELSE pending END)`;
+  return sql<{ failed_count: number }>`UPDATE lockout_counters
+    SET failed_count = ${failed}, pending = ${pending} + 1, pending_at = ${now}, locked_at = NULL, locked_until = NULL
+    WHERE subject = ${subject}
+      AND (locked_at IS NULL OR (locked_until IS NOT NULL AND locked_until <= ${now}))
+      AND ${failed} + ${pending} < ${rules.threshold}
+    RETURNING failed_count`;
+};
+
+/**
  * Failure counters for anything guessable (PINs, answers, codes), keyed by subject. Exactness under
  * concurrency comes from the database, never from process memory: an attempt is reserved by one
  * conditional UPDATE before the secret is evaluated, so a burst of requests, from any number of
@@ -47,6 +69,20 @@ export const createLockoutCountersRepo = (db: Db) => {
 
   const read = async (subject: string) =>
     kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject).executeTakeFirst();
+
+  const settleReservation = async (
+    failedCount: number | undefined,
+    subject: string,
+    now: number,
+  ): Promise<Reservation> => {
+    if (failedCount !== undefined) return { reserved: true, failedCount };
+    const current = await read(subject);
+    if (!current) return { reserved: false, missing: true };
+    const locked =
+      current.locked_at !== null && (current.locked_until === null || current.locked_until > now);
+    if (locked) return { reserved: false, missing: false, locked: true, lockedUntil: current.locked_until };
+    return { reserved: false, missing: false, locked: false };
+  };
 
   return {
     async ensure(subject: string): Promise<void> {
@@ -73,42 +109,13 @@ export const createLockoutCountersRepo = (db: Db) => {
      * the row itself is the lock, so no read-then-write race is possible.
      */
     async reserve(subject: string, now: number, rules: CounterRules): Promise<Reservation> {
-      const decayCutoff = rules.decaySeconds > 0 ? now - rules.decaySeconds * 1000 : null;
-      // A lock that has run out, or failures older than the decay time, start the count afresh.
-      const fresh =
-        decayCutoff === null
-          ? sql<boolean>`(locked_at IS NOT NULL)`
-          : sql<boolean>`(locked_at IS NOT NULL OR last_failed_at < ${decayCutoff})`;
-      const failed = sql<number>`(CASE WHEN ${fresh} THEN 0 ELSE failed_count END)`;
-      const pending = sql<number>`(CASE WHEN pending_at IS NULL OR pending_at < ${now - PENDING_TTL_MS} THEN 0 ELSE pending END)`;
-      const row = await kysely
-        .updateTable("lockout_counters")
-        .set({
-          failed_count: failed,
-          pending: sql<number>`${pending} + 1`,
-          pending_at: now,
-          locked_at: null,
-          locked_until: null,
-        })
-        .where("subject", "=", subject)
-        .where((eb) =>
-          eb.or([
-            eb("locked_at", "is", null),
-            eb.and([eb("locked_until", "is not", null), eb("locked_until", "<=", now)]),
-          ]),
-        )
-        .where(sql<boolean>`${failed} + ${pending} < ${rules.threshold}`)
-        .returning(["failed_count"])
-        .executeTakeFirst();
-      if (row) return { reserved: true, failedCount: row.failed_count };
-
-      const current = await read(subject);
-      if (!current) return { reserved: false, missing: true };
-      const locked =
-        current.locked_at !== null && (current.locked_until === null || current.locked_until > now);
-      if (locked) return { reserved: false, missing: false, locked: true, lockedUntil: current.locked_until };
-      return { reserved: false, missing: false, locked: false };
+      const { rows } = await reserveStatement(sql`${subject}`, now, rules).execute(kysely);
+      return settleReservation(rows[0]?.failed_count, subject, now);
     },
+
+    /** What a reservation that did not get a place (or the row's absence) means for `subject`. */
+    settleReservation: (failedCount: number | undefined, subject: string, now: number) =>
+      settleReservation(failedCount, subject, now),
 
     /**
      * A reserved guess was wrong: it becomes a counted failure, and the failure that reaches the

@@ -1,10 +1,11 @@
 import { type Expression, type Kysely, type Selectable, type SqlBool, sql } from "kysely";
 import { DIRECTORY_ROLES, isAdministrator } from "../../domain/roles.ts";
 import type { Db } from "../db.ts";
-import type { Database, UsersTable } from "../schema.ts";
+import type { Database, PinCredentialsTable, UsersTable } from "../schema.ts";
 import { searchKey, searchTokens } from "../search-keys.ts";
 
 export type UserRow = Selectable<UsersTable>;
+export type PinCredentialRow = Selectable<PinCredentialsTable>;
 
 export interface User {
   id: string;
@@ -21,7 +22,63 @@ export interface User {
 
 export const upnKey = (upn: string): string => upn.trim().toLowerCase();
 
-const toUser = (row: UserRow): User => ({
+/** The user columns a User is read from (named, never `*`: a prepared statement must not change shape). */
+export const USER_COLUMNS = [
+  "id",
+  "user_principal_name",
+  "display_name",
+  "mail",
+  "mobile_phone",
+  "account_enabled",
+  "roles",
+  "created_at",
+  "updated_at",
+  "last_sign_in_at",
+] as const;
+
+/** The credential's columns, selected beside a user's as `p_<column>` (see userWithPinFromRow). */
+export const PIN_COLUMNS = [
+  "user_id",
+  "hash",
+  "is_temporary",
+  "temporary_expires_at",
+  "must_change_reason",
+  "must_change_at",
+  "must_change_by",
+  "changed_at",
+  "created_at",
+  "policy_version",
+  "profile_tag",
+] as const;
+
+export type UserWithPinRow = Pick<UserRow, (typeof USER_COLUMNS)[number]> & {
+  [K in (typeof PIN_COLUMNS)[number] as `p_${K}`]: PinCredentialRow[K] | null;
+};
+
+/** A user row joined to its (possibly missing) credential, as the sign-in path reads it. */
+export const userWithPinFromRow = (
+  row: UserWithPinRow,
+): { user: User; pin: PinCredentialRow | undefined } => {
+  const pin: PinCredentialRow | undefined =
+    row.p_user_id === null || row.p_hash === null
+      ? undefined
+      : {
+          user_id: row.p_user_id,
+          hash: row.p_hash,
+          is_temporary: row.p_is_temporary ?? 0,
+          temporary_expires_at: row.p_temporary_expires_at,
+          must_change_reason: row.p_must_change_reason,
+          must_change_at: row.p_must_change_at,
+          must_change_by: row.p_must_change_by,
+          changed_at: row.p_changed_at ?? 0,
+          created_at: row.p_created_at ?? 0,
+          policy_version: row.p_policy_version ?? null,
+          profile_tag: row.p_profile_tag ?? null,
+        };
+  return { user: toUser(row), pin };
+};
+
+const toUser = (row: Pick<UserRow, (typeof USER_COLUMNS)[number]>): User => ({
   id: row.id,
   userPrincipalName: row.user_principal_name,
   displayName: row.display_name,
@@ -430,11 +487,25 @@ export const createUsersRepo = (db: Db) => {
         await trx.insertInto("users").values(row).execute();
         await writeTokens(trx, row.id, row.display_name, row.user_principal_name);
       });
-      return toUser({ ...row, pin_flag: NO_PIN, pin_changed_at: null });
+      return toUser(row);
     },
 
     findById,
     findByUpn,
+
+    /** The user and their PIN credential in one round trip (the sign-in path). */
+    async findByUpnWithPin(
+      upn: string,
+    ): Promise<{ user: User; pin: PinCredentialRow | undefined } | undefined> {
+      const row = await kysely
+        .selectFrom("users")
+        .leftJoin("pin_credentials as p", "p.user_id", "users.id")
+        .selectAll("users")
+        .select(PIN_COLUMNS.map((c) => `p.${c} as p_${c}` as const))
+        .where("users.upn_key", "=", upnKey(upn))
+        .executeTakeFirst();
+      return row ? userWithPinFromRow(row as unknown as UserWithPinRow) : undefined;
+    },
 
     /** Graph addresses users by id or by userPrincipalName in the same path segment. */
     async findByIdOrUpn(idOrUpn: string): Promise<User | undefined> {
