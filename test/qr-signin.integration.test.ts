@@ -66,6 +66,12 @@ describe.each(dialects)("QR sign-in API on %s", (dialect) => {
     expect(
       (await t.services.qr.getMethod(cliContext, "fw@contoso.com")).standardQRCode?.lastUsedDateTime,
     ).toBeTruthy();
+    // A completed sign-in records the code's use too (it is written with the sign-in itself).
+    t.clock.advance(60_000);
+    expect((await signIn(badge, "73016482")).json()).toMatchObject({ result: "success" });
+    expect(
+      (await t.services.qr.getMethod(cliContext, "fw@contoso.com")).standardQRCode?.lastUsedDateTime,
+    ).toBe(new Date(t.clock.now()).toISOString());
   });
 
   it("shares the lockout counter with the verification API", async () => {

@@ -434,7 +434,16 @@ export const createPinService = ({
     statusOf: status,
 
     /** Verification for integrations and sign-in pages. A temporary PIN never completes a sign-in. */
-    async verify(ctx: RequestContext, upn: string, pin: string, channel = "api"): Promise<VerifyOutcome> {
+    async verify(
+      ctx: RequestContext,
+      upn: string,
+      pin: string,
+      channel = "api",
+      options: {
+        /** A QR code sign-in: the code's last use is written with the sign-in (when it completes). */
+        qrCodeId?: string;
+      } = {},
+    ): Promise<VerifyOutcome> {
       // What a right PIN leads to is decided as soon as it is found right, so that a plain success is
       // written in one go with the counter (one statement on PostgreSQL, one commit on SQLite).
       let signedIn = false as boolean;
@@ -467,6 +476,7 @@ export const createPinService = ({
             userId: user.id,
             at: now,
             policyVersion: cred.policy_version !== version ? version : undefined,
+            qrCodeId: options.qrCodeId,
             audit: audit.rowFor(ctx, { action: "pin.verify", outcome: "success", target: target(user) }),
           });
           signedIn = true;

@@ -163,7 +163,10 @@ export const createQrService = ({
     }
   };
 
-  const target = (user: User) => ({ id: user.id, upn: user.userPrincipalName });
+  const target = (user: Pick<User, "id" | "userPrincipalName">) => ({
+    id: user.id,
+    upn: user.userPrincipalName,
+  });
 
   let scopeCache: { body: Partial<typeof DEFAULT_SCOPE> | undefined; until: number } | undefined;
   const storedScope = async (): Promise<Partial<typeof DEFAULT_SCOPE> | undefined> => {
@@ -187,13 +190,13 @@ export const createQrService = ({
     };
   };
 
-  const inScope = (p: QrMethodPolicy, user: User): boolean => {
+  const inScope = (p: QrMethodPolicy, user: Pick<User, "id">): boolean => {
     if (p.state !== "enabled") return false;
     if (p.excludeTargets.some((t) => t.id === user.id || t.id === "all_users")) return false;
     return p.includeTargets.some((t) => t.id === "all_users" || t.id === user.id);
   };
 
-  const assertEnabledFor = async (user: User) => {
+  const assertEnabledFor = async (user: Pick<User, "id">) => {
     const p = await policy();
     if (!inScope(p, user)) throw new AppError("qrCodePinMethodDisabled", { state: p.state });
   };
@@ -606,8 +609,8 @@ export const createQrService = ({
      */
     async signIn(ctx: RequestContext, scanned: string, pin: string): Promise<QrSignInOutcome> {
       const parsed = parseQrContent(scanned);
-      const row = parsed ? await qr.codeById(parsed.codeId) : undefined;
-      const user = row ? await users.findById(row.user_id) : undefined;
+      const row = parsed ? await qr.codeWithHolder(parsed.codeId) : undefined;
+      const user = row && { id: row.user_id, userPrincipalName: row.holder_upn };
       const genuine =
         parsed !== null &&
         row !== undefined &&
@@ -639,8 +642,9 @@ export const createQrService = ({
           : new AppError("qrCodeExpired", { kind: row.kind, expiredAt: iso(row.expire_at) });
       }
       await assertEnabledFor(user);
-      const outcome = await pins.verify(ctx, user.userPrincipalName, pin, "qr");
-      await qr.markUsed(row.id, clock.now());
+      // A completed sign-in records the code's use in its own statement; a change step does it here.
+      const outcome = await pins.verify(ctx, user.userPrincipalName, pin, "qr", { qrCodeId: row.id });
+      if (outcome.result !== "success") await qr.markUsed(row.id, clock.now());
       return { ...outcome, codeKind: row.kind };
     },
   };

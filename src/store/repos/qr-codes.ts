@@ -150,6 +150,17 @@ export const createQrRepo = ({ kysely }: Db) => ({
     return kysely.selectFrom("qr_codes").selectAll().where("id", "=", id).executeTakeFirst();
   },
 
+  /** A code and the UPN of its holder, in one round trip (the sign-in path). */
+  async codeWithHolder(id: string): Promise<(QrCodeRow & { holder_upn: string }) | undefined> {
+    return kysely
+      .selectFrom("qr_codes")
+      .innerJoin("users", "users.id", "qr_codes.user_id")
+      .selectAll("qr_codes")
+      .select("users.user_principal_name as holder_upn")
+      .where("qr_codes.id", "=", id)
+      .executeTakeFirst();
+  },
+
   /** Replaces the user's code of this kind (a new id and secret invalidate the old printed code). */
   async replaceCode(row: QrCodeRow, trx: Kysely<Database> = kysely): Promise<void> {
     await trx

@@ -21,6 +21,8 @@ export interface VerifiedSignIn {
   readonly at: number;
   /** Set when the PIN was just re-checked against a newer policy version. */
   readonly policyVersion?: number | undefined;
+  /** The QR code the sign-in came with, whose last use is recorded. */
+  readonly qrCodeId?: string | undefined;
   readonly audit: AuditRow;
 }
 
@@ -100,6 +102,9 @@ export const createSignInsRepo = (db: Db) => ({
           UPDATE pin_credentials SET policy_version = ${v.policyVersion ?? null}::integer
           WHERE user_id = ${v.userId} AND ${v.policyVersion !== undefined}::boolean
           RETURNING user_id
+        ),
+        used AS (
+          UPDATE qr_codes SET last_used_at = ${v.at} WHERE id = ${v.qrCodeId ?? null}::text RETURNING id
         )
         INSERT INTO audit_events (id, at, actor, target_user_id, target_upn, action, outcome, reason, ip, user_agent, request_id, details)
         VALUES (${a.id}, ${a.at}, ${a.actor}, ${a.target_user_id}, ${a.target_upn}, ${a.action}, ${a.outcome}, ${a.reason}, ${a.ip}, ${a.user_agent}, ${a.request_id}, ${a.details})`.execute(
@@ -111,6 +116,9 @@ export const createSignInsRepo = (db: Db) => ({
       await counter(trx).execute();
       await signedIn(trx).execute();
       if (v.policyVersion !== undefined) await checked(trx, v.policyVersion).execute();
+      if (v.qrCodeId !== undefined) {
+        await trx.updateTable("qr_codes").set({ last_used_at: v.at }).where("id", "=", v.qrCodeId).execute();
+      }
       await trx.insertInto("audit_events").values(v.audit).execute();
     });
   },
