@@ -854,10 +854,19 @@ export const whyStuck = (
   }
   const recovery = messages.filter((m) => m.purpose === "recoveryCode" || m.purpose === "recoveryLink");
   // A message still being retried has already failed at least once: it is not arriving either.
-  const notArriving = recovery.filter((m) => m.status === "failed" || (m.status === "queued" && m.lastError));
+  // An expired one was never sent: its code ran out while delivery kept failing.
+  const notArriving = recovery.filter(
+    (m) => m.status === "failed" || m.status === "expired" || (m.status === "queued" && m.lastError),
+  );
   for (const m of notArriving) {
+    const what =
+      m.status === "failed"
+        ? "was NOT delivered"
+        : m.status === "expired"
+          ? "was never delivered, and its code has expired"
+          : "is failing and being retried";
     lines.push(
-      `A recovery message to ${m.destinationMasked} (sent ${humanTime(m.createdAt)}) ${m.status === "failed" ? "was NOT delivered" : "is failing and being retried"}: ${m.lastError ?? "unknown reason"}.`,
+      `A recovery message to ${m.destinationMasked} (sent ${humanTime(m.createdAt)}) ${what}: ${m.lastError ?? "unknown reason"}.`,
     );
   }
   const delivered = recovery.find((m) => m.status === "accepted");
@@ -875,7 +884,7 @@ export const whyStuck = (
     const names = methodLockouts.map((m) => m.label).join(", ");
     for (const m of methodLockouts) {
       lines.push(
-        `${m.label} is locked after too many wrong attempts ${m.lockedUntil === null ? "until an administrator unblocks it" : `until ${m.lockedUntil}`}.`,
+        `${m.label} is locked after too many wrong attempts ${m.lockedUntil === null ? "until an administrator unblocks it" : `until ${humanTime(m.lockedUntil)}`}.`,
       );
     }
     nextStep = `${nextStep} Unblock PIN also unblocks ${names}.`;

@@ -84,7 +84,7 @@ const human = (ms: number | null | undefined): string =>
     : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
 
 const REASON_WORDS: Record<MustChangeReason, string> = {
-  temporaryPin: "signed in with a temporary PIN and must choose a new PIN",
+  temporaryPin: "a temporary PIN was issued; the user signs in with it and then chooses their own PIN",
   adminReset: "the PIN was reset by an administrator and must be changed at the next sign-in",
   pinExpired: "the PIN has expired under the PIN policy and must be changed",
   policyChange: "the PIN rules changed and the current PIN no longer complies",

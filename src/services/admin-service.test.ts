@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import type { User } from "../store/repos/users.ts";
+import { whyStuck } from "./admin-service.ts";
+import type { PinStatus } from "./pin-service.ts";
+
+const user: User = {
+  id: "u1",
+  userPrincipalName: "ana@contoso.com",
+  displayName: "Ana",
+  mail: "ana@fabrikam.com",
+  mobilePhone: null,
+  accountEnabled: true,
+  roles: [],
+  createdAt: 0,
+  updatedAt: 0,
+  lastSignInAt: null,
+};
+const steady: PinStatus = {
+  userId: "u1",
+  userPrincipalName: "ana@contoso.com",
+  state: "Steady State",
+  reason: null,
+  description: "The PIN is usable.",
+  failedAttempts: 0,
+  attemptsRemaining: 10,
+  lockedAt: null,
+  lockedUntil: null,
+  isTemporary: false,
+  temporaryExpiresAt: null,
+  changedAt: null,
+  expiresAt: null,
+  mustChangeAt: null,
+  mustChangeBy: null,
+};
+
+describe("Why is this user stuck?", () => {
+  it("counts a recovery code that expired undelivered as not arriving, in plain words", () => {
+    const { summary, nextStep } = whyStuck(user, steady, [
+      {
+        status: "expired",
+        destinationMasked: "a•••a@fabrikam.com",
+        lastError: "550 mailbox unavailable",
+        createdAt: "2026-05-25T14:03:00.000Z",
+        purpose: "recoveryCode",
+      },
+    ]);
+    expect(summary.join(" ")).toContain("was never delivered, and its code has expired");
+    expect(nextStep).toContain("not arriving (550 mailbox unavailable)");
+  });
+
+  it("gives a method lock's end as a time a person reads, not ISO 8601", () => {
+    const { summary } = whyStuck(
+      user,
+      steady,
+      [],
+      [
+        {
+          kind: "totp",
+          label: "Authenticator app",
+          failedAttempts: 10,
+          lockedUntil: "2026-05-25T14:32:00.000Z",
+        },
+      ],
+    );
+    const line = summary.find((l) => l.startsWith("Authenticator app")) ?? "";
+    expect(line).not.toContain("2026-05-25T");
+    expect(line).toContain("14:32");
+  });
+});
