@@ -207,9 +207,12 @@ describe("admin portal", () => {
     expect(
       await admin.getByText("Give this to the user; they must change it at sign-in").first().isVisible(),
     ).toBe(true);
-    expect(await admin.getByTestId("pin-description").textContent()).toMatch(
-      /^Must change: a temporary PIN was issued by root@contoso\.com at .* UTC\. The user signs in with it before .* UTC and then chooses their own PIN\.$/,
-    );
+    // The state line is reloaded after the action: wait for it rather than read it mid-refresh.
+    await expect
+      .poll(() => admin.getByTestId("pin-description").textContent(), { timeout: 10_000 })
+      .toMatch(
+        /^Must change: a temporary PIN was issued by root@contoso\.com at .* UTC\. The user signs in with it before .* UTC and then chooses their own PIN\.$/,
+      );
     // Copying: where the clipboard cannot be used the page says so and selects the PIN.
     await admin.getByRole("button", { name: "Copy" }).click();
     await expect

@@ -501,6 +501,48 @@ export const createQrService = ({
       return { created: false, code: view((await qr.code(user.id, kind)) as QrCodeRow) };
     },
 
+    /**
+     * The help desk's badge: creates the method, or replaces the standard code with a new one (the old
+     * printed badge stops working) and sets the PIN the help desk chose, which the user must change at
+     * the first sign-in. Everything that can refuse is checked first; the PIN (policy and history) is
+     * stored before the code is swapped, so a refused PIN leaves the printed badge working, and the
+     * swap itself is one statement pair in a transaction (replaceCode).
+     */
+    async issueBadge(
+      ctx: RequestContext,
+      ref: string,
+      pin: string,
+      lifetimeDays?: number,
+    ): Promise<{ created: boolean; code: QrCodeView }> {
+      const user = await requireUser(ref);
+      assertCanManage(ctx.actor, user);
+      const violations = checkQrPin(pin, await policies.pinPolicy());
+      if (violations[0]) throw new AppError(violations[0].code, { violations }, violations[0].message);
+      await assertEnabledFor(user);
+      const now = clock.now();
+      const days = lifetimeDays ?? (await policy()).standardQRCodeLifetimeInDays;
+      const dates = {
+        startDateTime: new Date(now).toISOString(),
+        expireDateTime: new Date(now + days * 86_400_000).toISOString(),
+      };
+      if (!(await qr.getMethod(user.id))) {
+        const method = await this.createMethod(ctx, user.id, { standardQRCode: dates, pin: { code: pin } });
+        if (!method.standardQRCode) throw new Error("a new method always has its standard code");
+        return { created: true, code: method.standardQRCode };
+      }
+      const window = await codeWindow("standard", dates);
+      await pins.set(ctx, user.id, pin, { action: "pin.reset", forceChange: true, qrProfile: true });
+      const { row, image } = await newCode(user, "standard", window);
+      await qr.replaceCode(row);
+      await audit.record(ctx, {
+        action: "qr.standardCode.replaced",
+        outcome: "success",
+        target: target(user),
+        details: { codeId: row.id, expireDateTime: iso(row.expire_at) },
+      });
+      return { created: false, code: view(row, image) };
+    },
+
     /** Deletes one code; the PIN stays. */
     async deleteCode(ctx: RequestContext, ref: string, kind: QrCodeKind): Promise<void> {
       const user = await requireUser(ref);

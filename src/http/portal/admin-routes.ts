@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { checkQrPin, describePinPolicy } from "../../domain/pin-policy.ts";
+import { describePinPolicy } from "../../domain/pin-policy.ts";
 import { canManagePolicies } from "../../domain/roles.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { explainCode } from "../../errors/explain.ts";
@@ -251,41 +251,18 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
         const { id } = request.params as { id: string };
         const { pin, lifetimeDays } = request.body as { pin: string; lifetimeDays?: number };
         const user = await users.get(id);
-        assertCanManage(ctx.actor, user);
-        // Everything that can refuse is checked before anything changes: a rejected PIN or a method
-        // turned off leaves the printed badge working.
-        const violations = checkQrPin(pin, await policies.pinPolicy());
-        if (violations[0]) throw new AppError(violations[0].code, { violations }, violations[0].message);
-        const qrPolicy = await qr.policy();
-        const inScope =
-          qrPolicy.state === "enabled" &&
-          !qrPolicy.excludeTargets.some((t) => t.id === user.id) &&
-          qrPolicy.includeTargets.some((t) => t.id === "all_users" || t.id === user.id);
-        if (!inScope) throw new AppError("qrCodePinMethodDisabled", { state: qrPolicy.state });
-        const now = services.clock.now();
-        const days = lifetimeDays ?? qrPolicy.standardQRCodeLifetimeInDays;
-        const window = {
-          startDateTime: new Date(now).toISOString(),
-          expireDateTime: new Date(now + days * 86_400_000).toISOString(),
-        };
-        if (!(await services.repos.qr.getMethod(user.id))) {
-          const method = await qr.createMethod(ctx, user.id, { standardQRCode: window, pin: { code: pin } });
-          return {
-            result: "qrCreated",
-            message: `QR badge created for ${user.displayName}. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
-            code: method.standardQRCode,
-          };
-        }
-        // Replace: the new PIN first (history and policy checked again; nothing is stored if refused),
-        // then the new code, which stops the old printed badge.
-        await pins.set(ctx, user.id, pin, { action: "pin.reset", forceChange: true, qrProfile: true });
-        if (await services.repos.qr.code(user.id, "standard")) await qr.deleteCode(ctx, user.id, "standard");
-        const created = await qr.patchCode(ctx, user.id, "standard", window);
-        return {
-          result: "qrReplaced",
-          message: `New QR badge created for ${user.displayName}; the old badge no longer works. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
-          code: created.code,
-        };
+        const issued = await qr.issueBadge(ctx, user.id, pin, lifetimeDays);
+        return issued.created
+          ? {
+              result: "qrCreated",
+              message: `QR badge created for ${user.displayName}. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
+              code: issued.code,
+            }
+          : {
+              result: "qrReplaced",
+              message: `New QR badge created for ${user.displayName}; the old badge no longer works. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
+              code: issued.code,
+            };
       },
     );
 
