@@ -29,6 +29,7 @@ import {
 } from "../store/repos/users.ts";
 import type { AuditEvent, AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
+import { assertCanManage } from "./permissions.ts";
 import type { PinService, PinState, PinStatus } from "./pin-service.ts";
 import type { PolicyService } from "./policy-service.ts";
 import type { MethodsService } from "./portal/methods-service.ts";
@@ -718,6 +719,22 @@ export const createAdminService = ({
      * The audit trail, newest first. "Done by" accepts what a help desk types — a user name, with or
      * without the recorded "user:" prefix, in any case — and matches every form it was recorded under.
      */
+    /** Removes one of a user's sign-in methods (the help desk's action; role rules apply). */
+    async removeMethod(ctx: RequestContext, userId: string, methodId: string): Promise<void> {
+      const user = await repos.users.findById(userId);
+      if (!user) throw new AppError("userNotFound", { user: userId });
+      assertCanManage(ctx.actor, user);
+      const row = await repos.authMethods.get(methodId);
+      if (!row || row.user_id !== user.id) throw new AppError("methodNotFound");
+      await repos.authMethods.delete(methodId);
+      await audit.record(ctx, {
+        action: "method.removedByAdmin",
+        outcome: "success",
+        target: { id: user.id, upn: user.userPrincipalName },
+        details: { type: row.type },
+      });
+    },
+
     async auditEvents(ctx: RequestContext, filter: AuditFilter, limit: number) {
       assertAdmin(ctx);
       return audit.query({ ...(await auditQueryOf(filter)), limit });

@@ -285,18 +285,7 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
       const { id, methodId } = request.params as { id: string; methodId: string };
       const user = await users.get(id);
       if (methodId === "qr") await qr.deleteMethod(ctx, user.id);
-      else {
-        assertCanManage(ctx.actor, user);
-        const row = await services.repos.authMethods.get(methodId);
-        if (!row || row.user_id !== user.id) throw new AppError("methodNotFound");
-        await services.repos.authMethods.delete(methodId);
-        await services.audit.record(ctx, {
-          action: "method.removedByAdmin",
-          outcome: "success",
-          target: { id: user.id, upn: user.userPrincipalName },
-          details: { type: row.type },
-        });
-      }
+      else await services.admin.removeMethod(ctx, user.id, methodId);
       return { result: "removed", message: "Method removed." };
     });
 

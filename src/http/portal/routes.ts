@@ -72,7 +72,6 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     });
     reply.clearCookie(SIGNIN_COOKIE, { path: "/" });
     reply.setCookie(SESSION_COOKIE, session.token, cookieBase);
-    await services.repos.users.touchSignIn(user.id, services.clock.now());
     await services.audit.record(
       {
         ...ctxOf(request),
@@ -143,7 +142,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       const { newPin, confirmPin } = request.body as { newPin: string; confirmPin: string };
       if (newPin !== confirmPin) throw new AppError("pinMismatch");
       const { state, view } = await portal.signIn.changePin(ctxOf(request), pending(request), newPin);
-      const user = state.userId ? await services.repos.users.findById(state.userId) : undefined;
+      const user = state.userId ? await services.users.find({ id: state.userId }) : undefined;
       if (user) await portal.recovery.notifyPinChanged(user, "when signing in to the PinDesk portal");
       return stepReply(request, reply, state, view);
     },
@@ -357,7 +356,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     );
     self.post(`${API}/me/methods/webauthn/options`, async (request) => {
       const options = await portal.methods.webauthnRegistrationOptions(me(request));
-      await services.repos.sessions.setChallenge((request.portal as PortalSession).idHash, options.challenge);
+      await portal.sessions.rememberChallenge((request.portal as PortalSession).idHash, options.challenge);
       return options;
     });
     self.post(
@@ -372,14 +371,13 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
         },
       },
       async (request) => {
-        const session = await services.repos.sessions.get((request.portal as PortalSession).idHash);
-        if (!session?.challenge) throw new AppError("signInStepNotExpected", { expected: "options first" });
-        await services.repos.sessions.setChallenge(session.id_hash, null);
+        const challenge = await portal.sessions.takeChallenge((request.portal as PortalSession).idHash);
+        if (!challenge) throw new AppError("signInStepNotExpected", { expected: "options first" });
         const { response, name } = request.body as { response: unknown; name?: string };
         const method = await portal.methods.webauthnRegister(
           ctxOf(request),
           me(request),
-          session.challenge,
+          challenge,
           response,
           name,
         );

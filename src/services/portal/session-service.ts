@@ -55,8 +55,14 @@ export const createSessionService = ({
         revoked_at: null,
       };
       await repos.sessions.insert(row);
+      await repos.users.touchSignIn(user.id, now);
       return { token, csrfToken: csrfFor(token), expiresAt: row.expires_at };
     },
+
+    /** A WebAuthn challenge issued to this session, to be checked by the next response. */
+    rememberChallenge: (idHash: string, challenge: string) => repos.sessions.setChallenge(idHash, challenge),
+    /** The session's pending challenge, spent on reading (single use). */
+    takeChallenge: (idHash: string) => repos.sessions.takeChallenge(idHash),
 
     /** The signed-in user of a session cookie, or notSignedIn (ended, expired, idle too long, revoked). */
     async resolve(token: string | undefined): Promise<PortalSession> {

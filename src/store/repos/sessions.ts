@@ -16,6 +16,24 @@ export const createSessionsRepo = ({ kysely }: Db) => ({
     await kysely.updateTable("sessions").set({ last_seen_at: now }).where("id_hash", "=", idHash).execute();
   },
 
+  /** Takes the session's pending challenge, once: a second call (a replay) finds none. */
+  async takeChallenge(idHash: string): Promise<string | undefined> {
+    const row = await kysely
+      .selectFrom("sessions")
+      .select("challenge")
+      .where("id_hash", "=", idHash)
+      .executeTakeFirst();
+    if (!row?.challenge) return undefined;
+    // Compare-and-clear: of two concurrent takers, only one clears the value it read.
+    const cleared = await kysely
+      .updateTable("sessions")
+      .set({ challenge: null })
+      .where("id_hash", "=", idHash)
+      .where("challenge", "=", row.challenge)
+      .executeTakeFirst();
+    return Number(cleared.numUpdatedRows) === 1 ? row.challenge : undefined;
+  },
+
   async setChallenge(idHash: string, challenge: string | null): Promise<void> {
     await kysely.updateTable("sessions").set({ challenge }).where("id_hash", "=", idHash).execute();
   },
