@@ -29,11 +29,12 @@ const parseOptions = (argv: readonly string[]) => {
     args: [...argv],
     options: {
       duration: { type: "string", default: "5" },
-      warmup: { type: "string", default: "1" },
+      // Long enough for the JIT and the database caches to settle before anything is measured.
+      warmup: { type: "string", default: "3" },
       users: { type: "string", default: "200" },
       burst: { type: "string", default: "500" },
       saturation: { type: "string" },
-      rounds: { type: "string", default: "3" },
+      rounds: { type: "string", default: "5" },
       "search-users": { type: "string", default: "1000000" },
       "no-postgres": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -199,6 +200,7 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
     threads,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
+    rounds: options.rounds,
     searchUsers: options.searchUsers,
     postgresAdminUrl: adminUrl,
   });

@@ -99,6 +99,12 @@ export const openDb = (url: string, options: { poolSize?: number } = {}): Db => 
     database.pragma("synchronous = NORMAL");
     database.pragma("busy_timeout = 10000");
     database.pragma("foreign_keys = ON");
+    // A server's page cache (64 MiB rather than 2) and reads through mmap, not a pread per page.
+    database.pragma("cache_size = -65536");
+    database.pragma("mmap_size = 268435456");
+    // Every sign-in commits; checkpointing every 10,000 WAL pages rather than 1,000 copies the same hot
+    // pages back to the database a tenth as often (the WAL may grow to about 40 MB between checkpoints).
+    database.pragma("wal_autocheckpoint = 10000");
     kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     dialect = "sqlite";
   } else {
