@@ -36,6 +36,17 @@ export interface CounterState {
   lastFailedAt: number | null;
 }
 
+/** A counter with nothing counted, locked or in flight. */
+const CLEARED = {
+  failed_count: 0,
+  lock_count: 0,
+  locked_at: null,
+  locked_until: null,
+  last_failed_at: null,
+  pending: 0,
+  pending_at: null,
+} as const;
+
 /**
  * The reservation itself, as one statement over the counter row whose subject is `subject` (a value,
  * or an expression when another statement computes it): it takes a place only while evaluated
@@ -88,16 +99,7 @@ export const createLockoutCountersRepo = (db: Db) => {
     async ensure(subject: string): Promise<void> {
       await kysely
         .insertInto("lockout_counters")
-        .values({
-          subject,
-          failed_count: 0,
-          lock_count: 0,
-          locked_at: null,
-          locked_until: null,
-          last_failed_at: null,
-          pending: 0,
-          pending_at: null,
-        })
+        .values({ subject, ...CLEARED })
         .onConflict((oc) => oc.column("subject").doNothing())
         .execute();
     },
@@ -207,19 +209,7 @@ export const createLockoutCountersRepo = (db: Db) => {
     /** Clears failures and any lock. Returns whether a lock was in force. */
     async clear(subject: string, now: number): Promise<boolean> {
       const before = await read(subject);
-      await kysely
-        .updateTable("lockout_counters")
-        .set({
-          failed_count: 0,
-          lock_count: 0,
-          locked_at: null,
-          locked_until: null,
-          last_failed_at: null,
-          pending: 0,
-          pending_at: null,
-        })
-        .where("subject", "=", subject)
-        .execute();
+      await kysely.updateTable("lockout_counters").set(CLEARED).where("subject", "=", subject).execute();
       return (
         !!before && before.locked_at !== null && (before.locked_until === null || before.locked_until > now)
       );
@@ -238,15 +228,7 @@ export const createLockoutCountersRepo = (db: Db) => {
         .execute();
       await kysely
         .updateTable("lockout_counters")
-        .set({
-          failed_count: 0,
-          lock_count: 0,
-          locked_at: null,
-          locked_until: null,
-          last_failed_at: null,
-          pending: 0,
-          pending_at: null,
-        })
+        .set(CLEARED)
         .where("subject", "in", [...subjects])
         .execute();
       return before

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { type Db, PREPARED } from "../db.ts";
 import type { AuditRow } from "./audit-events.ts";
-import { type CounterRules, reserveStatement } from "./lockout-counters.ts";
+import { type CounterRules, createLockoutCountersRepo, reserveStatement } from "./lockout-counters.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
 import {
   PIN_COLUMNS,
@@ -29,7 +29,8 @@ export interface VerifiedSignIn {
 /**
  * The writes of a successful sign-in, in as few trips as the database allows: one statement on
  * PostgreSQL (data-modifying CTEs: every round trip costs more than the statement), one transaction
- * on SQLite (one commit). The counter update matches lockout-counters.ts `recordSuccess`.
+ * on SQLite (one commit). On PostgreSQL the counter update spells out lockout-counters.ts
+ * `recordSuccess` inside the statement; on SQLite it is that function.
  */
 export const createSignInsRepo = (db: Db) => ({
   /**
@@ -73,15 +74,6 @@ export const createSignInsRepo = (db: Db) => ({
 
   async recordVerified(v: VerifiedSignIn): Promise<void> {
     const { kysely } = db;
-    const counter = (q: typeof kysely) =>
-      q
-        .updateTable("lockout_counters")
-        .set({
-          pending: db.greatest(sql<number>`pending - 1`, 0),
-          failed_count: db.greatest(sql<number>`failed_count - ${v.failedAtReservation}`, 0),
-          lock_count: 0,
-        })
-        .where("subject", "=", v.subject);
     const signedIn = (q: typeof kysely) =>
       q.updateTable("users").set({ last_sign_in_at: v.at }).where("id", "=", v.userId);
     const checked = (q: typeof kysely, version: number) =>
@@ -113,7 +105,7 @@ export const createSignInsRepo = (db: Db) => ({
       return;
     }
     await db.group(async (trx) => {
-      await counter(trx).execute();
+      await createLockoutCountersRepo({ ...db, kysely: trx }).recordSuccess(v.subject, v.failedAtReservation);
       await signedIn(trx).execute();
       if (v.policyVersion !== undefined) await checked(trx, v.policyVersion).execute();
       if (v.qrCodeId !== undefined) {
