@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SecretBox } from "../crypto/tokens.ts";
 import { maskEmail, maskPhone } from "../domain/portal-policy.ts";
+import { humanTime } from "../domain/time-words.ts";
 import type { Clock } from "../services/context.ts";
 import type { OutboxRepo, OutboxRow } from "../store/repos/outbox.ts";
 import type { Transport } from "./transports.ts";
@@ -36,12 +37,6 @@ const CLAIM_MS = 60_000;
 const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
-/** "25 May 2026, 09:32 UTC" */
-const human = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined
-    ? "an unknown time"
-    : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
-
 const stateOf = (row: OutboxRow): OutboxState =>
   row.status === "queued" && row.attempts > 0 ? "retrying" : (row.status as OutboxState);
 
@@ -53,9 +48,9 @@ const describe = (row: OutboxRow, maxAttempts: number): string => {
     case "sending":
       return `Being sent now (attempt ${row.attempts} of ${maxAttempts}).`;
     case "retrying":
-      return `Retrying: attempt ${row.attempts} of ${maxAttempts} failed (${reason}); next attempt at ${human(row.next_attempt_at)}.`;
+      return `Retrying: attempt ${row.attempts} of ${maxAttempts} failed (${reason}); next attempt at ${humanTime(row.next_attempt_at)}.`;
     case "accepted":
-      return `Accepted by the provider at ${human(row.settled_at)}.`;
+      return `Accepted by the provider at ${humanTime(row.settled_at)}.`;
     case "failed":
       return `Not delivered after ${row.attempts} attempt${row.attempts === 1 ? "" : "s"}: ${reason}.`;
     case "expired":
@@ -127,7 +122,7 @@ export const createOutbox = ({
       await expire(
         id,
         clock.now(),
-        `${row.last_error ? `${row.last_error}; ` : ""}the code in it expired at ${human(expiresAt)} before it could be delivered, so it was not sent — ask for a new code`,
+        `${row.last_error ? `${row.last_error}; ` : ""}the code in it expired at ${humanTime(expiresAt)} before it could be delivered, so it was not sent — ask for a new code`,
       );
       const settled = await repo.get(id);
       return settled && view(settled);
@@ -165,7 +160,7 @@ export const createOutbox = ({
       await expire(
         id,
         now,
-        `${result.reason}; not tried again: the code in it expires at ${human(expiresAt)}, before the next try — ask for a new code`,
+        `${result.reason}; not tried again: the code in it expires at ${humanTime(expiresAt)}, before the next try — ask for a new code`,
       );
     } else {
       await repo.settle(id, {

@@ -16,6 +16,7 @@ import {
   canReadAuthenticationMethods,
   isAdministrator,
 } from "../domain/roles.ts";
+import { humanTime } from "../domain/time-words.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import type { Repos } from "../store/index.ts";
@@ -780,12 +781,7 @@ export const createAdminService = ({
 };
 
 /** "25 May 2026, 09:02 UTC": the one way times are written on the admin pages (as in PIN states). */
-export const humanTime = (value: string | number | null | undefined): string => {
-  const ms = typeof value === "string" ? Date.parse(value) : value;
-  return ms === null || ms === undefined || Number.isNaN(ms)
-    ? "an unknown time"
-    : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
-};
+export { humanTime };
 
 /**
  * The PIN state as the help desk should read it. A temporary PIN the help desk just issued has not

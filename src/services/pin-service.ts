@@ -14,6 +14,7 @@ import {
   METHOD_COUNTER_LABELS,
   methodCounterSubject,
 } from "../domain/portal-policy.ts";
+import { humanTime } from "../domain/time-words.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import { createRepos, type Repos } from "../store/index.ts";
@@ -76,12 +77,6 @@ const pinSubject = (userId: string) => `${PIN_SUBJECT_PREFIX}${userId}`;
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
 const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
-
-/** "25 May 2026, 09:02 UTC": how a help desk reads a time (machine fields keep ISO 8601). */
-const human = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined
-    ? "an unknown time"
-    : `${new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
 
 const REASON_WORDS: Record<MustChangeReason, string> = {
   temporaryPin: "a temporary PIN was issued; the user signs in with it and then chooses their own PIN",
@@ -404,25 +399,27 @@ export const createPinService = ({
       const until =
         counter.lockedUntil === null
           ? "until an administrator unblocks it"
-          : `unlocks automatically at ${human(counter.lockedUntil)}`;
+          : `unlocks automatically at ${humanTime(counter.lockedUntil)}`;
       return {
         ...base,
         state: "Account Lockout",
         reason: "tooManyFailures",
-        description: `Locked after ${policy.lockout.threshold} wrong PINs at ${human(counter.lockedAt)}; ${until}.`,
+        description: `Locked after ${policy.lockout.threshold} wrong PINs at ${humanTime(counter.lockedAt)}; ${until}.`,
       };
     }
     const reason = mustChangeReasonOf(cred, policy, now);
     if (reason) {
       const expired =
         cred.is_temporary === 1 && cred.temporary_expires_at !== null && cred.temporary_expires_at <= now;
-      const by = cred.must_change_by ? ` (by ${cred.must_change_by} at ${human(cred.must_change_at)})` : "";
+      const by = cred.must_change_by
+        ? ` (by ${cred.must_change_by} at ${humanTime(cred.must_change_at)})`
+        : "";
       return {
         ...base,
         state: "Must Change",
         reason,
         description: expired
-          ? `The temporary PIN expired at ${human(cred.temporary_expires_at)}; generate a new one.`
+          ? `The temporary PIN expired at ${humanTime(cred.temporary_expires_at)}; generate a new one.`
           : `Must change: ${REASON_WORDS[reason]}${by}.`,
       };
     }
@@ -726,24 +723,14 @@ export const createPinService = ({
       const user = await requireUser(userId);
       const policy = await policies.pinPolicy();
       const current = await pins.get(user.id);
-      try {
+      await rejectionsAudited(ctx, user, async () => {
         if (options.allowPrevious) {
           const violations = violationsOf(newPin, policy, await usesQrProfile(user.id));
           if (violations.length > 0) throw policyError(violations);
         } else {
           await assertPinAllowed(user, newPin, policy, current);
         }
-      } catch (error) {
-        if (error instanceof AppError) {
-          await audit.record(ctx, {
-            action: "pin.changed",
-            outcome: "failure",
-            target: target(user),
-            reason: error.code,
-          });
-        }
-        throw error;
-      }
+      });
       await storePin(user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
