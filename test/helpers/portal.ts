@@ -17,6 +17,7 @@ import { updateScreenshots } from "../../src/config.ts";
 import { cliContext } from "../../src/services/context.ts";
 import type { Dialect } from "../../src/store/db.ts";
 import { createTestInstance, type InstanceOptions, type TestInstance } from "./instance.ts";
+import { startSmtp } from "./portal-delivery.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const webDir = path.join(root, "web");
@@ -219,77 +220,17 @@ export const addUser = async (
 export const totpNow = (t: TestInstance, secret: string): Promise<string> =>
   generate({ secret, epoch: Math.floor(t.clock.now() / 1000) });
 
-export interface SinkMessage {
-  to: string[];
-  subject: string;
-  text: string;
-}
-
 /**
- * A real SMTP server for the app to deliver to (smtp-server). Addresses `refuse` names are answered
- * "550 5.1.1 mailbox unavailable", as a provider refusing delivery would.
+ * A real SMTP server for the app to deliver to (the SMTP helper of portal-delivery.ts). Addresses
+ * `refuse` names are answered "550 5.1.1 mailbox unavailable", as a provider refusing delivery would.
  */
 export const startMailSink = async (options: { refuse?: (address: string) => boolean } = {}) => {
-  const { SMTPServer } = await import("smtp-server");
-  const messages: SinkMessage[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onRcptTo(address, _session, callback) {
-      if (options.refuse?.(address.address)) {
-        const error = new Error("5.1.1 mailbox unavailable") as Error & { responseCode: number };
-        error.responseCode = 550;
-        callback(error);
-        return;
-      }
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        const raw = Buffer.concat(chunks).toString("utf8");
-        const [head = "", ...rest] = raw.split(/\r?\n\r?\n/);
-        messages.push({
-          to: session.envelope.rcptTo.map((r) => r.address),
-          subject: /^subject:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? "",
-          text: rest
-            .join("\n\n")
-            .replace(/=\r?\n/g, "")
-            .trim(),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.server.address() as AddressInfo;
+  const smtp = await startSmtp(
+    options.refuse ? { refuse: (address) => options.refuse?.(address) ?? false } : {},
+  );
   return {
+    ...smtp,
     /** Environment for the instance: deliver email to this sink. */
-    env: {
-      PINDESK_SMTP_HOST: "127.0.0.1",
-      PINDESK_SMTP_PORT: String(port),
-      PINDESK_SMTP_FROM: "PinDesk <pindesk@contoso.com>",
-    },
-    messages: () => [...messages],
-    /** The digits of the last code sent to `address` among messages after the first `after`, waiting for it. */
-    async codeFor(address: string, after = 0, timeoutMs = 10_000): Promise<string> {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const last = messages
-          .slice(after)
-          .filter((m) => m.to.includes(address) && /code is (\d+)/.test(m.text))
-          .at(-1);
-        const code = last && /code is (\d+)/.exec(last.text)?.[1];
-        if (code) return code;
-        if (Date.now() > until) throw new Error(`no code arrived for ${address}`);
-        await sleep(100);
-      }
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    env: { ...smtp.env, PINDESK_SMTP_FROM: "PinDesk <pindesk@contoso.com>" },
   };
 };
