@@ -475,6 +475,32 @@ export const createRecoveryService = ({
 
   const changed = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows) === 1;
 
+  /**
+   * Taking a try at a code (only while tries are left and it is unused) and spending it (once): the
+   * same conditional statements for a user's codes and for a stand-in's.
+   */
+  const guessable = (table: "recovery_codes" | "recovery_decoys", now: number) => ({
+    reserve: async (id: string, maxTries: number) =>
+      changed(
+        await kysely
+          .updateTable(table)
+          .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+          .where("id", "=", id)
+          .where("attempts", "<", maxTries)
+          .where("used_at", "is", null)
+          .executeTakeFirst(),
+      ),
+    spend: async (id: string) =>
+      changed(
+        await kysely
+          .updateTable(table)
+          .set({ used_at: now })
+          .where("id", "=", id)
+          .where("used_at", "is", null)
+          .executeTakeFirst(),
+      ),
+  });
+
   /** A user's codes for one purpose: the newest live one is the one checked. */
   const userCodes = (userId: string, purposeKey: string, now: number) => ({
     newestLive: () =>
@@ -487,28 +513,10 @@ export const createRecoveryService = ({
         .where("expires_at", ">", now)
         .orderBy("created_at", "desc")
         .executeTakeFirst(),
-    reserve: async (id: string, maxTries: number) =>
-      changed(
-        await kysely
-          .updateTable("recovery_codes")
-          .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
-          .where("id", "=", id)
-          .where("attempts", "<", maxTries)
-          .where("used_at", "is", null)
-          .executeTakeFirst(),
-      ),
-    spend: async (id: string) =>
-      changed(
-        await kysely
-          .updateTable("recovery_codes")
-          .set({ used_at: now })
-          .where("id", "=", id)
-          .where("used_at", "is", null)
-          .executeTakeFirst(),
-      ),
+    ...guessable("recovery_codes", now),
   });
 
-  /** The same for a stand-in's codes (same statements, its own table: no user row to point at). */
+  /** The same for a stand-in's codes (its own table: no user row to point at). */
   const standInCodes = (subject: string, now: number) => ({
     newestLive: () =>
       kysely
@@ -519,25 +527,7 @@ export const createRecoveryService = ({
         .where("expires_at", ">", now)
         .orderBy("created_at", "desc")
         .executeTakeFirst(),
-    reserve: async (id: string, maxTries: number) =>
-      changed(
-        await kysely
-          .updateTable("recovery_decoys")
-          .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
-          .where("id", "=", id)
-          .where("attempts", "<", maxTries)
-          .where("used_at", "is", null)
-          .executeTakeFirst(),
-      ),
-    spend: async (id: string) =>
-      changed(
-        await kysely
-          .updateTable("recovery_decoys")
-          .set({ used_at: now })
-          .where("id", "=", id)
-          .where("used_at", "is", null)
-          .executeTakeFirst(),
-      ),
+    ...guessable("recovery_decoys", now),
   });
 
   const notifyPinChanged = async (user: User, how: string) => {
