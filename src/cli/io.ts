@@ -2,7 +2,6 @@
 import { createInterface } from "node:readline";
 import { InvalidArgumentError } from "commander";
 import type { PinStatus } from "../services/pin-service.ts";
-import type { User } from "../store/repos/users.ts";
 
 /** The streams one CLI run reads and writes; the real process passes its own, tests pass buffers. */
 export interface CliIo {
@@ -107,19 +106,6 @@ export const isoTime = (raw: string): number => {
     );
   return ms;
 };
-
-/** A user as the CLI prints it: the same fields and ISO 8601 times as the HTTP API's user. */
-export const userView = (u: User) => ({
-  id: u.id,
-  userPrincipalName: u.userPrincipalName,
-  displayName: u.displayName,
-  mail: u.mail,
-  mobilePhone: u.mobilePhone,
-  accountEnabled: u.accountEnabled,
-  roles: u.roles,
-  createdDateTime: new Date(u.createdAt).toISOString(),
-  lastSignInDateTime: u.lastSignInAt === null ? null : new Date(u.lastSignInAt).toISOString(),
-});
 
 /** A fixed-width table for people; scripts use --json. */
 export const table = (rows: Record<string, unknown>[], columns: string[]): string => {

@@ -23,6 +23,7 @@ import { KNOWN_PERMISSIONS } from "../services/app-client-service.ts";
 import { cliContext } from "../services/context.ts";
 import { describePolicyEffect } from "../services/pin-compliance.ts";
 import { loadKeyring, openRuntime, type Runtime } from "../services/runtime.ts";
+import { userView } from "../services/user-service.ts";
 import { CliError, databaseProblem, fileReason, listenProblem, redactUrl, reportFailure } from "./errors.ts";
 import { importUsersCsv } from "./import.ts";
 import {
@@ -33,7 +34,6 @@ import {
   type Terminal,
   table,
   UsageError,
-  userView,
   wholeNumber,
 } from "./io.ts";
 

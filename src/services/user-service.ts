@@ -51,6 +51,19 @@ export const validateUserFields = (input: Partial<NewUserInput>): Problem[] => {
   return problems;
 };
 
+/** A user as the PinDesk API and the CLI show it: ISO 8601 times, never epoch milliseconds. */
+export const userView = (u: User) => ({
+  id: u.id,
+  userPrincipalName: u.userPrincipalName,
+  displayName: u.displayName,
+  mail: u.mail,
+  mobilePhone: u.mobilePhone,
+  accountEnabled: u.accountEnabled,
+  roles: u.roles,
+  createdDateTime: new Date(u.createdAt).toISOString(),
+  lastSignInDateTime: u.lastSignInAt === null ? null : new Date(u.lastSignInAt).toISOString(),
+});
+
 export const createUserService = ({
   users,
   audit,

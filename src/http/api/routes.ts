@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { explainCode } from "../../errors/explain.ts";
 import type { Services } from "../../services/index.ts";
 import type { PinStatus } from "../../services/pin-service.ts";
-import type { User } from "../../store/repos/users.ts";
+import { userView } from "../../services/user-service.ts";
 import { contextOf, requireAppPermission } from "../auth.ts";
 
 // PINs are short; the bound only keeps absurd inputs (10,000 characters) out before any hashing.
@@ -22,18 +22,6 @@ const userParam = {
 } as const;
 
 const errorRef = { $ref: "PinDeskError#" } as const;
-
-const userView = (u: User) => ({
-  id: u.id,
-  userPrincipalName: u.userPrincipalName,
-  displayName: u.displayName,
-  mail: u.mail,
-  mobilePhone: u.mobilePhone,
-  accountEnabled: u.accountEnabled,
-  roles: u.roles,
-  createdDateTime: new Date(u.createdAt).toISOString(),
-  lastSignInDateTime: u.lastSignInAt === null ? null : new Date(u.lastSignInAt).toISOString(),
-});
 
 const statusView = (s: PinStatus) => s;
 
