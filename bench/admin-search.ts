@@ -11,14 +11,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
 import { loadConfig } from "../src/config.ts";
-import { OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
-import { parsePepperEnv } from "../src/crypto/keyring.ts";
 import { cliContext } from "../src/services/context.ts";
-import { createServices } from "../src/services/index.ts";
 import type { PinState } from "../src/services/pin-service.ts";
 import { type Dialect, migrateToLatest, openDb } from "../src/store/db.ts";
 import { searchKey, searchTokens } from "../src/store/search-keys.ts";
-import { createBenchDatabase } from "./databases.ts";
+import { benchServices, createBenchDatabase } from "./databases.ts";
 import type { ExtraRow } from "./extras.ts";
 import { percentile } from "./load.ts";
 
@@ -194,12 +191,7 @@ export const measureAdminSearch = async (options: {
   const db = openDb(config.databaseUrl);
   try {
     await migrateToLatest(db);
-    const services = createServices({
-      config,
-      db,
-      keyring: parsePepperEnv(pepper),
-      hashParams: OWASP_ARGON2ID,
-    });
+    const services = benchServices(config, db, pepper);
     const now = Date.now();
     progress(`seeding ${options.users.toLocaleString("en")} users on ${options.dialect}`);
     const began = performance.now();

@@ -7,8 +7,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { testPostgresUrl } from "../src/config.ts";
-import type { Dialect } from "../src/store/db.ts";
+import { type Config, testPostgresUrl } from "../src/config.ts";
+import { OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
+import { parsePepperEnv } from "../src/crypto/keyring.ts";
+import { createServices } from "../src/services/index.ts";
+import type { Db, Dialect } from "../src/store/db.ts";
 
 /** Where these machines run PostgreSQL (trust auth); used when PINDESK_TEST_POSTGRES_URL is unset. */
 const DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -81,3 +84,7 @@ export const createBenchDatabase = async (
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 };
+
+/** The app's services over a benchmark database, hashing at the production parameters. */
+export const benchServices = (config: Config, db: Db, pepper: string) =>
+  createServices({ config, db, keyring: parsePepperEnv(pepper), hashParams: OWASP_ARGON2ID });

@@ -8,14 +8,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { loadConfig } from "../src/config.ts";
-import { OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
-import { parsePepperEnv } from "../src/crypto/keyring.ts";
 import { buildApp } from "../src/http/app.ts";
 import { cliContext } from "../src/services/context.ts";
-import { createServices } from "../src/services/index.ts";
 import { migrateToLatest, openDb } from "../src/store/db.ts";
 import { adminSearchRows } from "./admin-search.ts";
 import { measureRawVerify } from "./argon2.ts";
+import { benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, serialiseRequest } from "./lean-client.ts";
 import { closedLoop, type LoadResult } from "./load.ts";
@@ -62,12 +60,7 @@ const instance = async (pepper: string) => {
   );
   const db = openDb(config.databaseUrl);
   await migrateToLatest(db);
-  const services = createServices({
-    config,
-    db,
-    keyring: parsePepperEnv(pepper),
-    hashParams: OWASP_ARGON2ID,
-  });
+  const services = benchServices(config, db, pepper);
   const app = await buildApp(services, { logStream: nullStream(), logLevel: "warn" });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   return {

@@ -11,12 +11,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config.ts";
-import { OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
-import { parsePepperEnv } from "../src/crypto/keyring.ts";
 import { cliContext } from "../src/services/context.ts";
-import { createServices } from "../src/services/index.ts";
 import { migrateToLatest, openDb } from "../src/store/db.ts";
-import type { BenchDatabase } from "./databases.ts";
+import { type BenchDatabase, benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken, type HttpClient } from "./http.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -140,12 +137,7 @@ export const runLockoutRace = async (options: LockoutOptions): Promise<LockoutRe
   const clients: HttpClient[] = [];
   try {
     await migrateToLatest(db);
-    const services = createServices({
-      config,
-      db,
-      keyring: parsePepperEnv(pepper),
-      hashParams: OWASP_ARGON2ID,
-    });
+    const services = benchServices(config, db, pepper);
     await services.users.create(cliContext, { userPrincipalName: upn, displayName: "Race" });
     await services.pins.set(cliContext, upn, rightPin);
     const credentials = await services.apps.create(cliContext, "bench-race", ["Pin.Verify"]);

@@ -8,14 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { loadConfig } from "../src/config.ts";
-import { OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
-import { parsePepperEnv } from "../src/crypto/keyring.ts";
 import { buildApp } from "../src/http/app.ts";
 import { cliContext } from "../src/services/context.ts";
-import { createServices } from "../src/services/index.ts";
 import type { Metrics } from "../src/services/metrics.ts";
 import { migrateToLatest, openDb } from "../src/store/db.ts";
-import type { BenchDatabase } from "./databases.ts";
+import { type BenchDatabase, benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, type LeanClient, serialiseRequest } from "./lean-client.ts";
 import {
@@ -100,12 +97,7 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
   let leanClient: LeanClient | undefined;
   try {
     await migrateToLatest(db);
-    const services = createServices({
-      config,
-      db,
-      keyring: parsePepperEnv(pepper),
-      hashParams: OWASP_ARGON2ID,
-    });
+    const services = benchServices(config, db, pepper);
     const upns = Array.from({ length: options.users }, (_, i) => `bench${i}@contoso.com`);
     await inBatches(upns.length, options.concurrency, async (i) => {
       const upn = upns[i] as string;
