@@ -100,6 +100,14 @@ const SETUP_TTL_MS = 24 * 3_600_000;
  * The help desk's view: user search (prefix on UPN, name or mail, keyset-paged, index-backed), a user's
  * full picture, "why is this user stuck?", the dashboard, and first-run setup.
  */
+/** A policy preview's summary: nothing changes, nobody is affected (in `unaffected`'s words), or the effects. */
+const previewMessage = (
+  changes: readonly string[],
+  effects: readonly string[],
+  unaffected: string,
+): string =>
+  changes.length === 0 ? "Nothing changes." : effects.length === 0 ? unaffected : effects.join(" ");
+
 export const createAdminService = ({
   db,
   repos,
@@ -451,12 +459,11 @@ export const createAdminService = ({
         pinsCompliantAgain: impact.compliantAgain,
         pinsCheckedAtNextSignIn: impact.unknown,
         expiresNow,
-        message:
-          changes.length === 0
-            ? "Nothing changes."
-            : effects.length === 0
-              ? "No user is affected: every current PIN still complies and nobody is locked by this change."
-              : effects.join(" "),
+        message: previewMessage(
+          changes,
+          effects,
+          "No user is affected: every current PIN still complies and nobody is locked by this change.",
+        ),
       };
     },
 
@@ -556,12 +563,7 @@ export const createAdminService = ({
         policy: next,
         changes,
         effects,
-        message:
-          changes.length === 0
-            ? "Nothing changes."
-            : effects.length === 0
-              ? "No user is affected until they next sign in."
-              : effects.join(" "),
+        message: previewMessage(changes, effects, "No user is affected until they next sign in."),
       };
     },
 
@@ -611,12 +613,7 @@ export const createAdminService = ({
         changes,
         effects,
         ...(pinsNotCompliant !== undefined && { pinsNotCompliant }),
-        message:
-          changes.length === 0
-            ? "Nothing changes."
-            : effects.length === 0
-              ? "No user is affected."
-              : effects.join(" "),
+        message: previewMessage(changes, effects, "No user is affected."),
       };
     },
 
