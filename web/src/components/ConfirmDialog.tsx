@@ -1,4 +1,5 @@
-import { type ReactNode, useEffect, useId, useRef } from "react";
+import { type ReactNode, useRef } from "react";
+import { Modal } from "./Modal.tsx";
 
 interface ConfirmDialogProps {
   open: boolean;
@@ -25,31 +26,9 @@ export const ConfirmDialog = ({
   onConfirm,
   onCancel,
 }: ConfirmDialogProps) => {
-  const ref = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
-  const titleId = useId();
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog) return;
-    if (open && !dialog.open) {
-      dialog.showModal();
-      cancel.current?.focus();
-    }
-    if (!open && dialog.open) dialog.close();
-  }, [open]);
   return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        onCancel();
-      }}
-    >
-      <h2 id={titleId} className="h3">
-        {title}
-      </h2>
+    <Modal open={open} title={title} onClose={onCancel} initialFocus={cancel}>
       <div className="stack">{children}</div>
       <div className="actions">
         <button ref={cancel} type="button" className="btn" onClick={onCancel}>
@@ -66,6 +45,6 @@ export const ConfirmDialog = ({
           </button>
         )}
       </div>
-    </dialog>
+    </Modal>
   );
 };

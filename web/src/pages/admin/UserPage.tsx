@@ -1,6 +1,7 @@
-import { type ReactNode, useEffect, useId, useRef, useState } from "react";
+import { type ReactNode, useRef, useState } from "react";
 import { type ApiError, toApiError } from "../../api.ts";
 import { Link } from "../../components/Link.tsx";
+import { Modal } from "../../components/Modal.tsx";
 import { PinFields } from "../../components/PinFields.tsx";
 import { useLoad } from "../../lib/use-load.ts";
 import { AdminError, ResultNotice } from "./AdminNotices.tsx";
@@ -32,7 +33,7 @@ const TITLES = {
   recovery: "Send a recovery link",
 } as const;
 
-/** A modal for one action (native <dialog>: focus stays inside, Escape cancels). */
+/** A modal for one action. */
 const ActionDialog = ({
   open,
   title,
@@ -43,32 +44,11 @@ const ActionDialog = ({
   title: string;
   onClose(): void;
   children: ReactNode;
-}) => {
-  const ref = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog) return;
-    if (open && !dialog.open) dialog.showModal();
-    if (!open && dialog.open) dialog.close();
-  }, [open]);
-  return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-    >
-      <h2 id={titleId} className="h3">
-        {title}
-      </h2>
-      {open && <div className="stack">{children}</div>}
-    </dialog>
-  );
-};
+}) => (
+  <Modal open={open} title={title} onClose={onClose}>
+    <div className="stack">{children}</div>
+  </Modal>
+);
 
 const Copyable = ({ value }: { value: string }) => {
   const [state, setState] = useState<"idle" | "copied" | "unavailable">("idle");
