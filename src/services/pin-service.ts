@@ -441,10 +441,15 @@ export const createPinService = ({
         qrCodeId?: string;
       } = {},
     ): Promise<VerifyOutcome> {
-      // What a right PIN leads to is decided as soon as it is found right, so that a plain success is
-      // written in one go with the counter (one statement on PostgreSQL, one commit on SQLite).
-      let signedIn = false as boolean;
-      const { user, cred, policy } = await checkAgainstCounter(
+      // What a right PIN leads to is decided once, as soon as it is found right, so that a plain
+      // success is written in one go with the counter (one statement on PostgreSQL, one commit on SQLite).
+      type Decision =
+        | { kind: "success" }
+        | { kind: "disabled" }
+        | { kind: "expired" }
+        | { kind: "change"; reason: MustChangeReason };
+      let decision = { kind: "success" } as Decision;
+      const { user, cred } = await checkAgainstCounter(
         ctx,
         upn,
         pin,
@@ -453,17 +458,24 @@ export const createPinService = ({
         async ({ user, cred, policy, subject, failedAtReservation }) => {
           const now = clock.now();
           const { version } = await policies.current();
-          const plain =
-            user.accountEnabled &&
-            !(
-              cred.is_temporary === 1 &&
-              cred.temporary_expires_at !== null &&
-              cred.temporary_expires_at <= now
-            ) &&
-            mustChangeReasonOf(cred, policy, now) === null &&
-            (cred.policy_version === version ||
-              violationsOf(pin, policy, await usesQrProfile(user.id)).length === 0);
-          if (!plain) {
+          const mustChange =
+            mustChangeReasonOf(cred, policy, now) ??
+            // Only here is the PIN in clear, so a PIN made non-compliant by a policy change before PIN
+            // profiles were recorded is recognised here; the user goes straight to the change step.
+            (cred.policy_version !== version &&
+            violationsOf(pin, policy, await usesQrProfile(user.id)).length > 0
+              ? "policyChange"
+              : null);
+          decision = !user.accountEnabled
+            ? { kind: "disabled" }
+            : cred.is_temporary === 1 &&
+                cred.temporary_expires_at !== null &&
+                cred.temporary_expires_at <= now
+              ? { kind: "expired" }
+              : mustChange
+                ? { kind: "change", reason: mustChange }
+                : { kind: "success" };
+          if (decision.kind !== "success") {
             await counters.recordSuccess(subject, failedAtReservation);
             return;
           }
@@ -476,16 +488,14 @@ export const createPinService = ({
             qrCodeId: options.qrCodeId,
             audit: audit.rowFor(ctx, { action: "pin.verify", outcome: "success", target: target(user) }),
           });
-          signedIn = true;
         },
       );
-      if (signedIn) {
+      const auditTarget = target(user);
+      if (decision.kind === "success") {
         metrics.verifications.inc({ outcome: "success", channel });
         return { result: "success", user };
       }
-      const now = clock.now();
-      const auditTarget = target(user);
-      if (!user.accountEnabled) {
+      if (decision.kind === "disabled") {
         metrics.verifications.inc({ outcome: "disabled", channel });
         await audit.record(ctx, {
           action: "pin.verify",
@@ -495,7 +505,7 @@ export const createPinService = ({
         });
         throw new AppError("accountDisabled");
       }
-      if (cred.is_temporary === 1 && cred.temporary_expires_at !== null && cred.temporary_expires_at <= now) {
+      if (decision.kind === "expired") {
         metrics.verifications.inc({ outcome: "expired", channel });
         await audit.record(ctx, {
           action: "pin.verify",
@@ -505,10 +515,7 @@ export const createPinService = ({
         });
         throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
       }
-      // Only here is the PIN in clear, so only here can a PIN made non-compliant by a policy change be
-      // recognised (one set before PIN profiles were recorded); the user is sent straight to the change
-      // step rather than refused.
-      const reason = mustChangeReasonOf(cred, policy, now) ?? "policyChange";
+      const { reason } = decision;
       metrics.verifications.inc({ outcome: "changeRequired", channel });
       const change = await issueChangeToken(user);
       await audit.record(ctx, {
