@@ -239,10 +239,47 @@ describe("self-service portal in Chromium", () => {
       .poll(() => page.getByTestId("step-progress").textContent(), WAIT)
       .toBe("Step 2 of 2: Security key or passkey");
     await screenshot(page, "signin-security-key");
+    // The key's signed answer, as the page sent it: replayed below against a fresh challenge.
+    const answered = page.waitForRequest(
+      (r) => r.method() === "POST" && new URL(r.url()).pathname === "/portal/api/signin/webauthn",
+    );
     await page.getByRole("button", { name: "Use security key" }).click();
+    const captured = (await answered).postData() ?? "";
+    expect(captured).toContain("authenticatorData");
     await expectSignedIn();
     await page.getByRole("button", { name: "Sign out" }).click();
     await expect.poll(() => page.getByTestId("flash").textContent(), WAIT).toContain("You are signed out.");
+
+    // Someone who recorded that answer, and knows the PIN, gets as far as the key step again: the
+    // recorded answer was signed over the old challenge, with a signature counter already seen, and is
+    // refused; the sign-in does not complete. (Either check alone refuses it; the test fails only when
+    // both are gone.)
+    await signInStart();
+    await enterPin(NEW_PIN);
+    await expect
+      .poll(() => page.getByTestId("step-progress").textContent(), WAIT)
+      .toBe("Step 2 of 2: Security key or passkey");
+    const replayed = await page.evaluate(async (body) => {
+      const post = (path: string, payload?: string) =>
+        fetch(path, {
+          method: "POST",
+          headers: { accept: "application/json", "content-type": "application/json" },
+          ...(payload !== undefined && { body: payload }),
+        });
+      const options = await post("/portal/api/signin/webauthn/options", "{}");
+      const answer = await post("/portal/api/signin/webauthn", body);
+      const state = await fetch("/portal/api/signin/state", { headers: { accept: "application/json" } });
+      return {
+        options: options.status,
+        status: answer.status,
+        body: (await answer.json()) as { error?: { code?: string } },
+        state: (await state.json()) as { signedIn?: boolean; next?: string },
+      };
+    }, captured);
+    expect(replayed.options).toBe(200);
+    expect(replayed.status).toBeGreaterThanOrEqual(400);
+    expect(replayed.body.error?.code).toBe("methodCheckFailed");
+    expect(replayed.state).toMatchObject({ next: "webauthn" });
   });
 
   it("ends an idle session gracefully: back to sign-in with the reason", async () => {
