@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from "kysely";
-import type { Db } from "../db.ts";
+import { type Db, fixedStatement } from "../db.ts";
 
 /** Only what the counter needs to know of the lockout policy (the policy module owns the rules). */
 export interface CounterRules {
@@ -77,6 +77,12 @@ export const reserveStatement = (subject: RawBuilder<unknown>, now: number, rule
  */
 export const createLockoutCountersRepo = (db: Db) => {
   const { kysely } = db;
+  // Every successful sign-in runs it: a fixed statement (see db.ts).
+  const max = db.dialect === "postgres" ? "GREATEST" : "MAX";
+  const success = fixedStatement(
+    db.dialect,
+    `UPDATE lockout_counters SET pending = ${max}(pending - 1, 0), failed_count = ${max}(failed_count - ?, 0), lock_count = 0 WHERE subject = ?`,
+  );
 
   const read = async (subject: string) =>
     kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject).executeTakeFirst();
@@ -162,15 +168,7 @@ export const createLockoutCountersRepo = (db: Db) => {
      * reservation rule never allows while this guess held a place.
      */
     async recordSuccess(subject: string, failedAtReservation: number): Promise<void> {
-      await kysely
-        .updateTable("lockout_counters")
-        .set({
-          pending: db.greatest(sql<number>`pending - 1`, 0),
-          failed_count: db.greatest(sql<number>`failed_count - ${failedAtReservation}`, 0),
-          lock_count: 0,
-        })
-        .where("subject", "=", subject)
-        .execute();
+      await kysely.executeQuery(success(failedAtReservation, subject));
     },
 
     /**

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
-import { type Db, PREPARED } from "../db.ts";
-import type { AuditRow } from "./audit-events.ts";
+import { type Db, fixedStatement, PREPARED } from "../db.ts";
+import { type AuditRow, createAuditEventsRepo } from "./audit-events.ts";
 import { type CounterRules, createLockoutCountersRepo, reserveStatement } from "./lockout-counters.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
 import {
@@ -32,30 +32,33 @@ export interface VerifiedSignIn {
  * on SQLite (one commit). On PostgreSQL the counter update spells out lockout-counters.ts
  * `recordSuccess` inside the statement; on SQLite it is that function.
  */
-export const createSignInsRepo = (db: Db) => ({
-  /**
-   * PostgreSQL only: finds the user and their credential and reserves a guess on their counter (the
-   * counter of `unknownSubject` when there is no such user) in one statement, one round trip instead
-   * of two before the hash. `failedCount` is undefined when no place was taken (see `reserve`).
-   */
-  async findAndReserve(
-    upn: string,
-    knownPrefix: string,
-    unknownSubject: string,
-    now: number,
-    rules: CounterRules,
-  ): Promise<{
-    found: { user: User; pin: PinCredentialRow | undefined } | undefined;
-    subject: string;
-    failedCount: number | undefined;
-  }> {
-    const columns = sql.raw(
-      [...USER_COLUMNS.map((c) => `users.${c}`), ...PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`)].join(", "),
-    );
-    const subject = sql`COALESCE((SELECT ${knownPrefix} || id FROM found), ${unknownSubject})`;
-    const { rows } = await sql<
-      UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null }
-    >`${sql.raw(PREPARED)}
+export const createSignInsRepo = (db: Db) => {
+  const signedIn = fixedStatement(db.dialect, "UPDATE users SET last_sign_in_at = ? WHERE id = ?");
+  const qrUsed = fixedStatement(db.dialect, "UPDATE qr_codes SET last_used_at = ? WHERE id = ?");
+  return {
+    /**
+     * PostgreSQL only: finds the user and their credential and reserves a guess on their counter (the
+     * counter of `unknownSubject` when there is no such user) in one statement, one round trip instead
+     * of two before the hash. `failedCount` is undefined when no place was taken (see `reserve`).
+     */
+    async findAndReserve(
+      upn: string,
+      knownPrefix: string,
+      unknownSubject: string,
+      now: number,
+      rules: CounterRules,
+    ): Promise<{
+      found: { user: User; pin: PinCredentialRow | undefined } | undefined;
+      subject: string;
+      failedCount: number | undefined;
+    }> {
+      const columns = sql.raw(
+        [...USER_COLUMNS.map((c) => `users.${c}`), ...PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`)].join(", "),
+      );
+      const subject = sql`COALESCE((SELECT ${knownPrefix} || id FROM found), ${unknownSubject})`;
+      const { rows } = await sql<
+        UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null }
+      >`${sql.raw(PREPARED)}
       WITH found AS (
         SELECT ${columns} FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id
         WHERE users.upn_key = ${upnKey(upn)}
@@ -63,26 +66,22 @@ export const createSignInsRepo = (db: Db) => ({
       reserved AS (${reserveStatement(subject, now, rules)})
       SELECT found.*, found.id AS found_id, (SELECT failed_count FROM reserved) AS reserved_failed_count
       FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`.execute(db.kysely);
-    const row = rows[0];
-    const found = row && row.found_id !== null ? userWithPinFromRow(row) : undefined;
-    return {
-      found,
-      subject: found ? `${knownPrefix}${found.user.id}` : unknownSubject,
-      failedCount: row?.reserved_failed_count ?? undefined,
-    };
-  },
+      const row = rows[0];
+      const found = row && row.found_id !== null ? userWithPinFromRow(row) : undefined;
+      return {
+        found,
+        subject: found ? `${knownPrefix}${found.user.id}` : unknownSubject,
+        failedCount: row?.reserved_failed_count ?? undefined,
+      };
+    },
 
-  async recordVerified(v: VerifiedSignIn): Promise<void> {
-    const { kysely } = db;
-    const signedIn = (q: typeof kysely) =>
-      q.updateTable("users").set({ last_sign_in_at: v.at }).where("id", "=", v.userId);
-    const checked = (q: typeof kysely, version: number) =>
-      q.updateTable("pin_credentials").set({ policy_version: version }).where("user_id", "=", v.userId);
+    async recordVerified(v: VerifiedSignIn): Promise<void> {
+      const { kysely } = db;
 
-    if (db.dialect === "postgres") {
-      // One fixed text (the values are parameters), prepared once per connection.
-      const a = v.audit;
-      await sql`${sql.raw(PREPARED)}
+      if (db.dialect === "postgres") {
+        // One fixed text (the values are parameters), prepared once per connection.
+        const a = v.audit;
+        await sql`${sql.raw(PREPARED)}
         WITH counter AS (
           UPDATE lockout_counters
           SET pending = GREATEST(pending - 1, 0), failed_count = GREATEST(failed_count - ${v.failedAtReservation}, 0), lock_count = 0
@@ -100,20 +99,26 @@ export const createSignInsRepo = (db: Db) => ({
         )
         INSERT INTO audit_events (id, at, actor, target_user_id, target_upn, action, outcome, reason, ip, user_agent, request_id, details)
         VALUES (${a.id}, ${a.at}, ${a.actor}, ${a.target_user_id}, ${a.target_upn}, ${a.action}, ${a.outcome}, ${a.reason}, ${a.ip}, ${a.user_agent}, ${a.request_id}, ${a.details})`.execute(
-        kysely,
-      );
-      return;
-    }
-    await db.group(async (trx) => {
-      await createLockoutCountersRepo({ ...db, kysely: trx }).recordSuccess(v.subject, v.failedAtReservation);
-      await signedIn(trx).execute();
-      if (v.policyVersion !== undefined) await checked(trx, v.policyVersion).execute();
-      if (v.qrCodeId !== undefined) {
-        await trx.updateTable("qr_codes").set({ last_used_at: v.at }).where("id", "=", v.qrCodeId).execute();
+          kysely,
+        );
+        return;
       }
-      await trx.insertInto("audit_events").values(v.audit).execute();
-    });
-  },
-});
+      await db.group(async (trx) => {
+        const inTransaction = { ...db, kysely: trx };
+        await createLockoutCountersRepo(inTransaction).recordSuccess(v.subject, v.failedAtReservation);
+        await trx.executeQuery(signedIn(v.at, v.userId));
+        if (v.policyVersion !== undefined) {
+          await trx
+            .updateTable("pin_credentials")
+            .set({ policy_version: v.policyVersion })
+            .where("user_id", "=", v.userId)
+            .execute();
+        }
+        if (v.qrCodeId !== undefined) await trx.executeQuery(qrUsed(v.at, v.qrCodeId));
+        await createAuditEventsRepo(inTransaction).insert(v.audit);
+      });
+    },
+  };
+};
 
 export type SignInsRepo = ReturnType<typeof createSignInsRepo>;

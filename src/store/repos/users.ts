@@ -1,6 +1,6 @@
 import { type Expression, type Kysely, type Selectable, type SqlBool, sql } from "kysely";
 import { DIRECTORY_ROLES, isAdministrator } from "../../domain/roles.ts";
-import type { Db } from "../db.ts";
+import { type Db, fixedStatement } from "../db.ts";
 import type { Database, PinCredentialsTable, UsersTable } from "../schema.ts";
 import { searchKey, searchTokens } from "../search-keys.ts";
 
@@ -205,6 +205,12 @@ export interface SearchOptions {
 
 export const createUsersRepo = (db: Db) => {
   const { kysely } = db;
+  // The sign-in path's lookup: a fixed statement (see db.ts).
+  const findWithPin = fixedStatement<UserWithPinRow>(
+    db.dialect,
+    `SELECT ${USER_COLUMNS.map((c) => `users.${c}`).join(", ")}, ${PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`).join(", ")}
+     FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id WHERE users.upn_key = ?`,
+  );
   /**
    * The search's queries read a few index entries each and stop at a LIMIT; on PostgreSQL the planner
    * may still start parallel workers for them, which costs more than the query (3 to 5 ms a time), so
@@ -497,14 +503,8 @@ export const createUsersRepo = (db: Db) => {
     async findByUpnWithPin(
       upn: string,
     ): Promise<{ user: User; pin: PinCredentialRow | undefined } | undefined> {
-      const row = await kysely
-        .selectFrom("users")
-        .leftJoin("pin_credentials as p", "p.user_id", "users.id")
-        .selectAll("users")
-        .select(PIN_COLUMNS.map((c) => `p.${c} as p_${c}` as const))
-        .where("users.upn_key", "=", upnKey(upn))
-        .executeTakeFirst();
-      return row ? userWithPinFromRow(row as unknown as UserWithPinRow) : undefined;
+      const [row] = (await kysely.executeQuery(findWithPin(upnKey(upn)))).rows;
+      return row ? userWithPinFromRow(row) : undefined;
     },
 
     /** Graph addresses users by id or by userPrincipalName in the same path segment. */
