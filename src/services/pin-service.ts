@@ -269,24 +269,35 @@ export const createPinService = ({
     pin: string,
     action: string,
     channel: string,
-    /**
-     * Writes the success (the counter's included: see attempts.ts) together with what the caller
-     * writes for it anyway; by default only the counter is updated.
-     */
-    settle?: (found: {
-      user: User;
-      cred: PinCredentialRow;
-      policy: PinPolicy;
-      subject: string;
-      failedAtReservation: number;
-    }) => Promise<void>,
+    {
+      known,
+      settle,
+    }: {
+      /** The user and credential when the caller has read them already; otherwise looked up by `upn`. */
+      known?: { user: User; pin: PinCredentialRow | undefined } | undefined;
+      /**
+       * Writes the success (the counter's included: see attempts.ts) together with what the caller
+       * writes for it anyway; by default only the counter is updated.
+       */
+      settle?: (found: {
+        user: User;
+        cred: PinCredentialRow;
+        policy: PinPolicy;
+        subject: string;
+        failedAtReservation: number;
+      }) => Promise<void>;
+    } = {},
   ): Promise<{ user: User; cred: PinCredentialRow; policy: PinPolicy }> => {
     const policy = await policies.pinPolicy();
     // On PostgreSQL the lookup and the reservation share one round trip; SQLite runs in-process.
     let found: Awaited<ReturnType<typeof users.findByUpnWithPin>>;
     let subject: string;
     let reserved: Reservation | undefined;
-    if (db.dialect === "postgres") {
+    if (known) {
+      // The guard reserves the guess on the user's counter before the hash, as for any lookup.
+      found = known;
+      subject = pinSubject(known.user.id);
+    } else if (db.dialect === "postgres") {
       const now = clock.now();
       const r = await repos.signIns.findAndReserve(
         upn,
@@ -439,6 +450,8 @@ export const createPinService = ({
       options: {
         /** A QR code sign-in: the code's last use is written with the sign-in (when it completes). */
         qrCodeId?: string;
+        /** The user and credential, already read with the QR code: not looked up again. */
+        found?: { user: User; pin: PinCredentialRow | undefined };
       } = {},
     ): Promise<VerifyOutcome> {
       // What a right PIN leads to is decided once, as soon as it is found right, so that a plain
@@ -449,13 +462,9 @@ export const createPinService = ({
         | { kind: "expired" }
         | { kind: "change"; reason: MustChangeReason };
       let decision = { kind: "success" } as Decision;
-      const { user, cred } = await checkAgainstCounter(
-        ctx,
-        upn,
-        pin,
-        "pin.verify",
-        channel,
-        async ({ user, cred, policy, subject, failedAtReservation }) => {
+      const { user, cred } = await checkAgainstCounter(ctx, upn, pin, "pin.verify", channel, {
+        known: options.found,
+        settle: async ({ user, cred, policy, subject, failedAtReservation }) => {
           const now = clock.now();
           const { version } = await policies.current();
           const mustChange =
@@ -489,7 +498,7 @@ export const createPinService = ({
             audit: audit.rowFor(ctx, { action: "pin.verify", outcome: "success", target: target(user) }),
           });
         },
-      );
+      });
       const auditTarget = target(user);
       if (decision.kind === "success") {
         metrics.verifications.inc({ outcome: "success", channel });

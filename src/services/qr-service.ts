@@ -651,8 +651,9 @@ export const createQrService = ({
      */
     async signIn(ctx: RequestContext, scanned: string, pin: string): Promise<QrSignInOutcome> {
       const parsed = parseQrContent(scanned);
-      const row = parsed ? await qr.codeWithHolder(parsed.codeId) : undefined;
-      const user = row && { id: row.user_id, userPrincipalName: row.holder_upn };
+      const found = parsed ? await qr.codeWithHolder(parsed.codeId) : undefined;
+      const row = found?.code;
+      const user = found?.holder.user;
       const genuine =
         parsed !== null &&
         row !== undefined &&
@@ -685,7 +686,10 @@ export const createQrService = ({
       }
       await assertEnabledFor(user);
       // A completed sign-in records the code's use in its own statement; a change step does it here.
-      const outcome = await pins.verify(ctx, user.userPrincipalName, pin, "qr", { qrCodeId: row.id });
+      const outcome = await pins.verify(ctx, user.userPrincipalName, pin, "qr", {
+        qrCodeId: row.id,
+        found: found.holder,
+      });
       if (outcome.result !== "success") await qr.markUsed(row.id, clock.now());
       return { ...outcome, codeKind: row.kind };
     },
