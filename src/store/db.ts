@@ -52,6 +52,17 @@ export const fixedStatement = <Row = unknown>(dialect: Dialect, text: string) =>
     CompiledQuery.raw(compiled, values) as CompiledQuery<Row>;
 };
 
+/**
+ * A table's complete column list for a fixed statement: compiling fails when the row type gains a
+ * column the list does not name, so a statement written from it never silently drops one.
+ */
+export const everyColumn =
+  <Row>() =>
+  <const Columns extends readonly (keyof Row)[]>(
+    columns: Columns & (Exclude<keyof Row, Columns[number]> extends never ? unknown : never),
+  ): Columns =>
+    columns;
+
 export const sqlitePathOf = (url: string): string => url.slice("sqlite:".length);
 
 /**

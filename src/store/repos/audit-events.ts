@@ -1,6 +1,6 @@
-import { type Selectable, sql } from "kysely";
-import { type Db, fixedStatement } from "../db.ts";
-import type { AuditEventsTable } from "../schema.ts";
+import { type Kysely, type Selectable, sql } from "kysely";
+import { type Db, everyColumn, fixedStatement } from "../db.ts";
+import type { AuditEventsTable, Database } from "../schema.ts";
 
 export type AuditRow = Selectable<AuditEventsTable>;
 
@@ -21,7 +21,7 @@ export interface AuditQuery {
   limit: number;
 }
 
-const AUDIT_COLUMNS = [
+const AUDIT_COLUMNS = everyColumn<AuditRow>()([
   "id",
   "at",
   "actor",
@@ -34,11 +34,7 @@ const AUDIT_COLUMNS = [
   "user_agent",
   "request_id",
   "details",
-] as const satisfies readonly (keyof AuditRow)[];
-// Fails to compile when the table gains a column the statement below does not write.
-const everyColumn: Exclude<keyof AuditRow, (typeof AUDIT_COLUMNS)[number]> extends never ? true : false =
-  true;
-void everyColumn;
+]);
 
 export const createAuditEventsRepo = ({ kysely, dialect }: Db) => {
   // Every operation writes one: a fixed statement rather than a built one.
@@ -47,8 +43,9 @@ export const createAuditEventsRepo = ({ kysely, dialect }: Db) => {
     `INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`,
   );
   return {
-    async insert(row: AuditRow): Promise<void> {
-      await kysely.executeQuery(insertRow(...AUDIT_COLUMNS.map((c) => row[c] ?? null)));
+    /** Inserts the event; within `trx` when it is written together with what it records. */
+    async insert(row: AuditRow, trx: Kysely<Database> = kysely): Promise<void> {
+      await trx.executeQuery(insertRow(...AUDIT_COLUMNS.map((c) => row[c] ?? null)));
     },
 
     async query(q: AuditQuery): Promise<AuditRow[]> {

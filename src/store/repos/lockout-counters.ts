@@ -1,5 +1,6 @@
-import { type RawBuilder, sql } from "kysely";
+import { type Kysely, type RawBuilder, sql } from "kysely";
 import { type Db, fixedStatement } from "../db.ts";
+import type { Database } from "../schema.ts";
 
 /** Only what the counter needs to know of the lockout policy (the policy module owns the rules). */
 export interface CounterRules {
@@ -167,8 +168,12 @@ export const createLockoutCountersRepo = (db: Db) => {
      * still count. No lock can be in force here: a lock needs `threshold` counted failures, which the
      * reservation rule never allows while this guess held a place.
      */
-    async recordSuccess(subject: string, failedAtReservation: number): Promise<void> {
-      await kysely.executeQuery(success(failedAtReservation, subject));
+    async recordSuccess(
+      subject: string,
+      failedAtReservation: number,
+      trx: Kysely<Database> = kysely,
+    ): Promise<void> {
+      await trx.executeQuery(success(failedAtReservation, subject));
     },
 
     /**

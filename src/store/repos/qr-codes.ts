@@ -1,12 +1,12 @@
 import type { Kysely } from "kysely";
-import { type Db, fixedStatement } from "../db.ts";
+import { type Db, everyColumn, fixedStatement } from "../db.ts";
 import type { Database, QrCodeKind, QrCodesTable } from "../schema.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
-import { PIN_COLUMNS, USER_COLUMNS, type User, type UserWithPinRow, userWithPinFromRow } from "./users.ts";
+import { USER_WITH_PIN_SELECT, type User, type UserWithPinRow, userWithPinFromRow } from "./users.ts";
 
 export type QrCodeRow = QrCodesTable;
 
-const CODE_COLUMNS = [
+const CODE_COLUMNS = everyColumn<QrCodeRow>()([
   "id",
   "user_id",
   "kind",
@@ -16,11 +16,7 @@ const CODE_COLUMNS = [
   "created_at",
   "updated_at",
   "last_used_at",
-] as const satisfies readonly (keyof QrCodeRow)[];
-// Fails to compile when the table gains a column the sign-in lookup does not read.
-const everyColumn: Exclude<keyof QrCodeRow, (typeof CODE_COLUMNS)[number]> extends never ? true : false =
-  true;
-void everyColumn;
+]);
 
 type CodeWithHolderRow = UserWithPinRow & { [C in (typeof CODE_COLUMNS)[number] as `q_${C}`]: QrCodeRow[C] };
 
@@ -28,8 +24,7 @@ export const createQrRepo = ({ kysely, dialect }: Db) => {
   // The QR sign-in's lookup: the code, its holder and the holder's PIN in one fixed statement (see db.ts).
   const codeWithHolderStatement = fixedStatement<CodeWithHolderRow>(
     dialect,
-    `SELECT ${CODE_COLUMNS.map((c) => `q.${c} AS q_${c}`).join(", ")}, ${USER_COLUMNS.map((c) => `users.${c}`).join(", ")},
-       ${PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`).join(", ")}
+    `SELECT ${CODE_COLUMNS.map((c) => `q.${c} AS q_${c}`).join(", ")}, ${USER_WITH_PIN_SELECT}
      FROM qr_codes q JOIN users ON users.id = q.user_id LEFT JOIN pin_credentials p ON p.user_id = users.id
      WHERE q.id = ?`,
   );

@@ -3,14 +3,7 @@ import { type Db, fixedStatement, PREPARED } from "../db.ts";
 import { type AuditRow, createAuditEventsRepo } from "./audit-events.ts";
 import { type CounterRules, createLockoutCountersRepo, reserveStatement } from "./lockout-counters.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
-import {
-  PIN_COLUMNS,
-  USER_COLUMNS,
-  type User,
-  type UserWithPinRow,
-  upnKey,
-  userWithPinFromRow,
-} from "./users.ts";
+import { USER_WITH_PIN_SELECT, type User, type UserWithPinRow, upnKey, userWithPinFromRow } from "./users.ts";
 
 /** Everything a successful PIN sign-in writes once the PIN has been found right. */
 export interface VerifiedSignIn {
@@ -33,6 +26,8 @@ export interface VerifiedSignIn {
  * `recordSuccess` inside the statement; on SQLite it is that function.
  */
 export const createSignInsRepo = (db: Db) => {
+  const counters = createLockoutCountersRepo(db);
+  const auditEvents = createAuditEventsRepo(db);
   const signedIn = fixedStatement(db.dialect, "UPDATE users SET last_sign_in_at = ? WHERE id = ?");
   const qrUsed = fixedStatement(db.dialect, "UPDATE qr_codes SET last_used_at = ? WHERE id = ?");
   return {
@@ -52,9 +47,7 @@ export const createSignInsRepo = (db: Db) => {
       subject: string;
       failedCount: number | undefined;
     }> {
-      const columns = sql.raw(
-        [...USER_COLUMNS.map((c) => `users.${c}`), ...PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`)].join(", "),
-      );
+      const columns = sql.raw(USER_WITH_PIN_SELECT);
       const subject = sql`COALESCE((SELECT ${knownPrefix} || id FROM found), ${unknownSubject})`;
       const { rows } = await sql<
         UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null }
@@ -104,8 +97,7 @@ export const createSignInsRepo = (db: Db) => {
         return;
       }
       await db.group(async (trx) => {
-        const inTransaction = { ...db, kysely: trx };
-        await createLockoutCountersRepo(inTransaction).recordSuccess(v.subject, v.failedAtReservation);
+        await counters.recordSuccess(v.subject, v.failedAtReservation, trx);
         await trx.executeQuery(signedIn(v.at, v.userId));
         if (v.policyVersion !== undefined) {
           await trx
@@ -115,7 +107,7 @@ export const createSignInsRepo = (db: Db) => {
             .execute();
         }
         if (v.qrCodeId !== undefined) await trx.executeQuery(qrUsed(v.at, v.qrCodeId));
-        await createAuditEventsRepo(inTransaction).insert(v.audit);
+        await auditEvents.insert(v.audit, trx);
       });
     },
   };

@@ -51,6 +51,15 @@ export const PIN_COLUMNS = [
   "profile_tag",
 ] as const;
 
+/**
+ * The select list of a user with their credential (`users` joined with `pin_credentials` as `p`), in
+ * the shape `userWithPinFromRow` reads.
+ */
+export const USER_WITH_PIN_SELECT = [
+  ...USER_COLUMNS.map((c) => `users.${c}`),
+  ...PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`),
+].join(", ");
+
 export type UserWithPinRow = Pick<UserRow, (typeof USER_COLUMNS)[number]> & {
   [K in (typeof PIN_COLUMNS)[number] as `p_${K}`]: PinCredentialRow[K] | null;
 };
@@ -208,8 +217,7 @@ export const createUsersRepo = (db: Db) => {
   // The sign-in path's lookup: a fixed statement (see db.ts).
   const findWithPin = fixedStatement<UserWithPinRow>(
     db.dialect,
-    `SELECT ${USER_COLUMNS.map((c) => `users.${c}`).join(", ")}, ${PIN_COLUMNS.map((c) => `p.${c} AS p_${c}`).join(", ")}
-     FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id WHERE users.upn_key = ?`,
+    `SELECT ${USER_WITH_PIN_SELECT} FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id WHERE users.upn_key = ?`,
   );
   /**
    * The search's queries read a few index entries each and stop at a LIMIT; on PostgreSQL the planner
