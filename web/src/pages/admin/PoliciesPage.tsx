@@ -75,7 +75,7 @@ const Section = ({
   initial,
   canManage,
   onSaved,
-  savedText,
+  saved,
   children,
 }: {
   id: string;
@@ -84,8 +84,8 @@ const Section = ({
   initial: Doc;
   canManage: boolean;
   onSaved(id: string, message: string): Promise<void>;
-  /** What the last save of this section said (kept by the page: sections start afresh after a save). */
-  savedText: string | undefined;
+  /** What the last save said, and of which section (kept by the page: sections start afresh after a save). */
+  saved: { id: string; text: string } | undefined;
   children: (draft: Doc, edit: (path: string, value: unknown) => void, disabled: boolean) => ReactNode;
 }) => {
   const [draft, setDraft] = useState<Doc>(initial);
@@ -95,6 +95,7 @@ const Section = ({
   const change = draft;
   const changeKey = JSON.stringify(change);
   const dirty = changeKey !== JSON.stringify(initial);
+  const savedText = saved?.id === id ? saved.text : undefined;
   const edit = (path: string, value: unknown) => {
     setDraft((d: Doc) => set(d, path, value));
   };
@@ -384,7 +385,7 @@ export const PoliciesPage = () => {
     // Each section starts again from what was saved.
     setGeneration((g) => g + 1);
   };
-  const common = { canManage, onSaved };
+  const common = { canManage, onSaved, saved };
   return (
     <div className="page" key={generation}>
       <h1>Policies</h1>
@@ -400,7 +401,6 @@ export const PoliciesPage = () => {
 
       <Section
         id="pin-rules"
-        savedText={saved?.id === "pin-rules" ? saved.text : undefined}
         title="PIN rules"
         kind="pin"
         {...common}
@@ -459,14 +459,7 @@ export const PoliciesPage = () => {
         )}
       </Section>
 
-      <Section
-        id="lockout"
-        savedText={saved?.id === "lockout" ? saved.text : undefined}
-        title="Lockout"
-        kind="pin"
-        {...common}
-        initial={{ lockout: pin.lockout }}
-      >
+      <Section id="lockout" title="Lockout" kind="pin" {...common} initial={{ lockout: pin.lockout }}>
         {(draft, edit, disabled) => (
           <div className="form-grid">
             <NumberField path="lockout.threshold" {...{ draft, edit, disabled }} hint="1 to 100" />
@@ -490,7 +483,6 @@ export const PoliciesPage = () => {
 
       <Section
         id="qr"
-        savedText={saved?.id === "qr" ? saved.text : undefined}
         title="QR code + PIN method (badges)"
         kind="qr"
         {...common}
@@ -517,7 +509,6 @@ export const PoliciesPage = () => {
 
       <Section
         id="sign-in"
-        savedText={saved?.id === "sign-in" ? saved.text : undefined}
         title="Sign-in: authentication sets and sessions"
         kind="portal"
         {...common}
@@ -552,7 +543,6 @@ export const PoliciesPage = () => {
 
       <Section
         id="emergency"
-        savedText={saved?.id === "emergency" ? saved.text : undefined}
         title="Emergency Access (security questions)"
         kind="portal"
         {...common}
@@ -631,7 +621,6 @@ export const PoliciesPage = () => {
 
       <Section
         id="recovery"
-        savedText={saved?.id === "recovery" ? saved.text : undefined}
         title="Forgot PIN: recovery codes"
         kind="portal"
         {...common}
