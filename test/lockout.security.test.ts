@@ -11,6 +11,7 @@ import {
   type FreshDatabase,
   freshDatabase,
   OWASP_ARGON2ID,
+  outcomeOf,
   type TestInstance,
   testPepper,
 } from "./helpers/instance.ts";
@@ -22,15 +23,7 @@ const hashVerifies = async (t: TestInstance): Promise<number> => {
     .reduce((sum, v) => sum + v.value, 0);
 };
 
-const outcome = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-    return "success";
-  } catch (e) {
-    if (e instanceof AppError) return e.code;
-    throw e;
-  }
-};
+const outcome = (p: Promise<unknown>) => outcomeOf(p, "success");
 
 const tally = (results: string[]) =>
   results.reduce<Record<string, number>>((acc, r) => {

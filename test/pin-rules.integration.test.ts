@@ -3,19 +3,8 @@
  * PINs (whatever the general history setting), and its minimum never exceeds its 20-digit maximum.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../src/errors/app-error.ts";
 import { cliContext } from "../src/services/context.ts";
-import { createTestInstance, dialects, type TestInstance } from "./helpers/instance.ts";
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (e instanceof AppError) return e.code;
-    throw e;
-  }
-};
+import { createTestInstance, dialects, outcomeOf, type TestInstance } from "./helpers/instance.ts";
 
 describe.each(dialects)("PIN rules on %s", (dialect) => {
   let t: TestInstance;
@@ -39,7 +28,7 @@ describe.each(dialects)("PIN rules on %s", (dialect) => {
     try {
       await withQrMethod("hist@contoso.com", "48291573");
       const change = (from: string, to: string) =>
-        codeOf(t.services.pins.change(cliContext, "hist@contoso.com", from, to));
+        outcomeOf(t.services.pins.change(cliContext, "hist@contoso.com", from, to));
       expect(await change("48291573", "48291573")).toBe("pinInHistory");
       expect(await change("48291573", "59302684")).toBe("ok");
       expect(await change("59302684", "48291573")).toBe("pinInHistory");
@@ -51,9 +40,9 @@ describe.each(dialects)("PIN rules on %s", (dialect) => {
       // A user without the QR method follows the policy (no history): the same PIN again is fine.
       await t.services.users.create(cliContext, { userPrincipalName: "plain@contoso.com", displayName: "P" });
       await t.services.pins.set(cliContext, "plain@contoso.com", "482915");
-      expect(await codeOf(t.services.pins.change(cliContext, "plain@contoso.com", "482915", "482915"))).toBe(
-        "ok",
-      );
+      expect(
+        await outcomeOf(t.services.pins.change(cliContext, "plain@contoso.com", "482915", "482915")),
+      ).toBe("ok");
     } finally {
       await t.services.policies.reset(cliContext);
     }

@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../src/errors/app-error.ts";
 import { cliContext } from "../src/services/context.ts";
-import { createTestInstance, dialects, type TestInstance } from "./helpers/instance.ts";
+import { createTestInstance, dialects, outcomeOf, type TestInstance } from "./helpers/instance.ts";
 
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (e instanceof AppError) return e.code;
-    throw e;
-  }
-};
 const rawOf = (image: { rawContent: string } | undefined) =>
   Buffer.from(image?.rawContent ?? "", "base64").toString("utf8");
 
@@ -33,14 +23,14 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
   it("creates, signs in with a temporary PIN, changes it, signs in, expires", async () => {
     const qr = t.services.qr;
     expect(
-      await code(
+      await outcomeOf(
         qr.createMethod(cliContext, "fw@contoso.com", { standardQRCode: window(), pin: { code: "1234567" } }),
       ),
     ).toBe("pinTooShort");
-    expect(await code(qr.getMethod(cliContext, "fw@contoso.com"))).toBe("qrCodePinMethodNotFound");
-    expect(await code(qr.createMethod(cliContext, "fw@contoso.com", { pin: { code: "48291573" } }))).toBe(
-      "standardQRCodeRequired",
-    );
+    expect(await outcomeOf(qr.getMethod(cliContext, "fw@contoso.com"))).toBe("qrCodePinMethodNotFound");
+    expect(
+      await outcomeOf(qr.createMethod(cliContext, "fw@contoso.com", { pin: { code: "48291573" } })),
+    ).toBe("standardQRCodeRequired");
     const method = await qr.createMethod(cliContext, "fw@contoso.com", {
       standardQRCode: window(),
       pin: { code: "48291573" },
@@ -53,7 +43,7 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
       "<svg",
     );
     expect(
-      await code(
+      await outcomeOf(
         qr.createMethod(cliContext, "fw@contoso.com", {
           standardQRCode: window(),
           pin: { code: "48291573" },
@@ -67,7 +57,7 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
     const first = await qr.signIn(cliContext, raw, "48291573");
     expect(first).toMatchObject({ result: "pinChangeRequired", reason: "adminReset" });
     if (first.result !== "pinChangeRequired") throw new Error("unreachable");
-    expect(await code(t.services.pins.changeWithToken(cliContext, first.changeToken, "730164"))).toBe(
+    expect(await outcomeOf(t.services.pins.changeWithToken(cliContext, first.changeToken, "730164"))).toBe(
       "pinTooShort",
     );
     await t.services.pins.changeWithToken(cliContext, first.changeToken, "73016482");
@@ -77,18 +67,18 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
     expect((await qr.getMethod(cliContext, "fw@contoso.com")).standardQRCode?.lastUsedDateTime).toBeTruthy();
 
     expect(
-      await code(
+      await outcomeOf(
         qr.signIn(cliContext, raw.replace(/:[A-Za-z0-9_-]{43}:/, `:${"B".repeat(43)}:`), "73016482"),
       ),
     ).toBe("qrCodeInvalid");
-    expect(await code(qr.signIn(cliContext, "garbage", "73016482"))).toBe("qrCodeInvalid");
+    expect(await outcomeOf(qr.signIn(cliContext, "garbage", "73016482"))).toBe("qrCodeInvalid");
 
     const temp = await qr.patchCode(cliContext, "fw@contoso.com", "temporary", {});
     expect(temp.created).toBe(true);
     const tempRaw = rawOf(temp.code.image);
     t.clock.advance(31 * 86_400_000);
-    expect(await code(qr.signIn(cliContext, raw, "73016482"))).toBe("qrCodeExpired");
-    expect(await code(qr.signIn(cliContext, tempRaw, "73016482"))).toBe("qrCodeExpired");
+    expect(await outcomeOf(qr.signIn(cliContext, raw, "73016482"))).toBe("qrCodeExpired");
+    expect(await outcomeOf(qr.signIn(cliContext, tempRaw, "73016482"))).toBe("qrCodeExpired");
   });
 
   it("resets the PIN to a generated digits-only temporary PIN", async () => {
@@ -109,14 +99,14 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
     const edited = await qr.patchCode(cliContext, "fw@contoso.com", "standard", { expireDateTime: later });
     expect(edited).toMatchObject({ created: false, code: { expireDateTime: later } });
     expect(
-      await code(
+      await outcomeOf(
         qr.patchCode(cliContext, "fw@contoso.com", "standard", {
           expireDateTime: new Date(t.clock.now() + 400 * 86_400_000).toISOString(),
         }),
       ),
     ).toBe("invalidQrCodeLifetime");
     expect(
-      await code(qr.patchCode(cliContext, "fw@contoso.com", "temporary", { expireDateTime: later })),
+      await outcomeOf(qr.patchCode(cliContext, "fw@contoso.com", "temporary", { expireDateTime: later })),
     ).toBe("qrCodeNotEditable");
     expect((await t.services.pins.status("fw@contoso.com")).state).not.toBe("No PIN");
   });
@@ -125,7 +115,7 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
     await t.services.users.create(cliContext, { userPrincipalName: "off@contoso.com", displayName: "Off" });
     await t.services.qr.updatePolicy(cliContext, { state: "disabled" });
     expect(
-      await code(
+      await outcomeOf(
         t.services.qr.createMethod(cliContext, "off@contoso.com", {
           standardQRCode: window(),
           pin: { code: "48291573" },
@@ -139,6 +129,8 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
   it("deleting the method removes both codes and the PIN", async () => {
     await t.services.qr.deleteMethod(cliContext, "fw@contoso.com");
     expect((await t.services.pins.status("fw@contoso.com")).state).toBe("No PIN");
-    expect(await code(t.services.qr.getMethod(cliContext, "fw@contoso.com"))).toBe("qrCodePinMethodNotFound");
+    expect(await outcomeOf(t.services.qr.getMethod(cliContext, "fw@contoso.com"))).toBe(
+      "qrCodePinMethodNotFound",
+    );
   });
 });

@@ -12,6 +12,7 @@ import pg from "pg";
 import { type Config, loadConfig, testPostgresUrl } from "../../src/config.ts";
 import { type HashParams, OWASP_ARGON2ID } from "../../src/crypto/hasher.ts";
 import { type Keyring, parsePepperEnv } from "../../src/crypto/keyring.ts";
+import { AppError } from "../../src/errors/app-error.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { type Clock, cliContext } from "../../src/services/context.ts";
 import { createServices, type Services } from "../../src/services/index.ts";
@@ -33,6 +34,20 @@ export class FakeClock implements Clock {
     this.current = Date.parse(iso);
   }
 }
+
+/**
+ * What a service call ended in: `ok` when it resolved, otherwise the AppError code it was refused
+ * with; any other error is rethrown.
+ */
+export const outcomeOf = async (p: Promise<unknown>, ok = "ok"): Promise<string> => {
+  try {
+    await p;
+    return ok;
+  } catch (e) {
+    if (e instanceof AppError) return e.code;
+    throw e;
+  }
+};
 
 export const testPepper = (): string => `k1:${randomBytes(32).toString("base64")}`;
 
