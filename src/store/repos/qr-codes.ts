@@ -20,6 +20,18 @@ const CODE_COLUMNS = everyColumn<QrCodeRow>()([
 
 type CodeWithHolderRow = UserWithPinRow & { [C in (typeof CODE_COLUMNS)[number] as `q_${C}`]: QrCodeRow[C] };
 
+/** One row of a method's snapshot: the method joined with each of its codes (if any) and the PIN. */
+type SnapshotRow = { method_created_at: number } & {
+  [C in "id" | "kind" | "start_at" | "expire_at" | "created_at" | "updated_at" | "last_used_at"]:
+    | QrCodeRow[C]
+    | null;
+} & {
+  pin_created_at: PinCredentialRow["created_at"] | null;
+  pin_changed_at: PinCredentialRow["changed_at"] | null;
+  pin_is_temporary: PinCredentialRow["is_temporary"] | null;
+  pin_must_change_reason: PinCredentialRow["must_change_reason"] | null;
+};
+
 export const createQrRepo = ({ kysely, dialect }: Db) => {
   // The QR sign-in's lookup: the code, its holder and the holder's PIN in one fixed statement (see db.ts).
   const codeWithHolderStatement = fixedStatement<CodeWithHolderRow>(
@@ -27,6 +39,16 @@ export const createQrRepo = ({ kysely, dialect }: Db) => {
     `SELECT ${CODE_COLUMNS.map((c) => `q.${c} AS q_${c}`).join(", ")}, ${USER_WITH_PIN_SELECT}
      FROM qr_codes q JOIN users ON users.id = q.user_id LEFT JOIN pin_credentials p ON p.user_id = users.id
      WHERE q.id = ?`,
+  );
+  // The Graph GET's read: the method, its codes and the PIN's dates and flags (see db.ts).
+  const snapshotStatement = fixedStatement<SnapshotRow>(
+    dialect,
+    `SELECT m.created_at AS method_created_at, c.id, c.kind, c.start_at, c.expire_at, c.created_at,
+       c.updated_at, c.last_used_at, p.created_at AS pin_created_at, p.changed_at AS pin_changed_at,
+       p.is_temporary AS pin_is_temporary, p.must_change_reason AS pin_must_change_reason
+     FROM qr_pin_methods m LEFT JOIN qr_codes c ON c.user_id = m.user_id
+       LEFT JOIN pin_credentials p ON p.user_id = m.user_id
+     WHERE m.user_id = ?`,
   );
   return {
     async getMethod(userId: string) {
@@ -109,26 +131,7 @@ export const createQrRepo = ({ kysely, dialect }: Db) => {
 
     /** The method, its codes and the PIN's dates and flags in one query (the Graph GET is a hot path). */
     async snapshot(userId: string) {
-      const rows = await kysely
-        .selectFrom("qr_pin_methods as m")
-        .leftJoin("qr_codes as c", "c.user_id", "m.user_id")
-        .leftJoin("pin_credentials as p", "p.user_id", "m.user_id")
-        .select([
-          "m.created_at as method_created_at",
-          "c.id",
-          "c.kind",
-          "c.start_at",
-          "c.expire_at",
-          "c.created_at",
-          "c.updated_at",
-          "c.last_used_at",
-          "p.created_at as pin_created_at",
-          "p.changed_at as pin_changed_at",
-          "p.is_temporary as pin_is_temporary",
-          "p.must_change_reason as pin_must_change_reason",
-        ])
-        .where("m.user_id", "=", userId)
-        .execute();
+      const { rows } = await kysely.executeQuery(snapshotStatement(userId));
       const first = rows[0];
       if (!first) return undefined;
       const codes: QrCodeRow[] = [];

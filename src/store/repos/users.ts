@@ -87,7 +87,10 @@ export const userWithPinFromRow = (
   return { user: toUser(row), pin };
 };
 
-const toUser = (row: Pick<UserRow, (typeof USER_COLUMNS)[number]>): User => ({
+type UserColumnsRow = Pick<UserRow, (typeof USER_COLUMNS)[number]>;
+const USER_SELECT = USER_COLUMNS.join(", ");
+
+const toUser = (row: UserColumnsRow): User => ({
   id: row.id,
   userPrincipalName: row.user_principal_name,
   displayName: row.display_name,
@@ -260,21 +263,20 @@ export const createUsersRepo = (db: Db) => {
         .execute();
   };
 
+  // Every Graph request looks its user up by id or by name: fixed statements (see db.ts).
+  const byId = fixedStatement<UserColumnsRow>(db.dialect, `SELECT ${USER_SELECT} FROM users WHERE id = ?`);
+  const byUpn = fixedStatement<UserColumnsRow>(
+    db.dialect,
+    `SELECT ${USER_SELECT} FROM users WHERE upn_key = ?`,
+  );
+
   const findById = async (id: string): Promise<User | undefined> => {
-    const row = await kysely
-      .selectFrom("users")
-      .selectAll()
-      .where("id", "=", id.toLowerCase())
-      .executeTakeFirst();
+    const [row] = (await kysely.executeQuery(byId(id.toLowerCase()))).rows;
     return row && toUser(row);
   };
 
   const findByUpn = async (upn: string): Promise<User | undefined> => {
-    const row = await kysely
-      .selectFrom("users")
-      .selectAll()
-      .where("upn_key", "=", upnKey(upn))
-      .executeTakeFirst();
+    const [row] = (await kysely.executeQuery(byUpn(upnKey(upn)))).rows;
     return row && toUser(row);
   };
 
