@@ -16,7 +16,7 @@ import { measureRawVerify } from "./argon2.ts";
 import { benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, serialiseRequest } from "./lean-client.ts";
-import { closedLoop, type LoadResult } from "./load.ts";
+import { closedLoop, type LoadResult, warmUp } from "./load.ts";
 
 const nullStream = () => {
   const s = new PassThrough();
@@ -30,6 +30,8 @@ export interface ExtrasOptions {
   threads: number;
   durationMs: number;
   warmupMs: number;
+  /** Each endpoint's warm-up also lasts at least this many requests (see load.ts warmUp). */
+  warmupRequests: number;
   /** Paired rounds of the QR sign-in measurement (the median is the figure). */
   rounds: number;
   searchUsers: number;
@@ -117,7 +119,8 @@ export const runExtras = async (
     const healthRequest = serialiseRequest("GET", "/health", {});
     const health = async (_n: number, lane: number) =>
       (await lean.send(lane, healthRequest)).status === 200 ? true : "health failed";
-    await closedLoop(concurrency, options.warmupMs, health);
+    const warmup = { warmupMs: options.warmupMs, requests: options.warmupRequests };
+    await warmUp(concurrency, warmup, health);
     const healthLoad = await closedLoop(concurrency, options.durationMs, health);
     const graphRequests = ids.map((id) =>
       serialiseRequest("GET", `/v1.0/users/${id}/authentication/qrCodePinMethod`, auth.headers),
@@ -126,7 +129,7 @@ export const runExtras = async (
       const res = await lean.send(lane, graphRequests[n % users] as Buffer);
       return res.status === 200 ? true : `status ${res.status}`;
     };
-    await closedLoop(concurrency, options.warmupMs, graphOp);
+    await warmUp(concurrency, warmup, graphOp);
     const graph = await closedLoop(concurrency, options.durationMs, graphOp);
     rows.push({
       name: "Graph GET qrCodePinMethod, sqlite",
@@ -178,7 +181,7 @@ export const runExtras = async (
       const res = await lean.send(lane, qrRequests[n % qrRequests.length] as Buffer);
       return res.status === 200 ? true : `status ${res.status}: ${res.body.toString("utf8").slice(0, 80)}`;
     };
-    await closedLoop(inFlight, options.warmupMs, qrOp);
+    await warmUp(inFlight, warmup, qrOp);
     // Paired rounds, as for the verify API: each round divided by the baseline measured right before it.
     const pairs: { raw: LoadResult; qr: LoadResult }[] = [];
     for (let round = 0; round < options.rounds; round++) {

@@ -15,14 +15,16 @@ export interface LoadResult {
 }
 
 /**
- * Keeps `concurrency` operations in flight until `durationMs` has passed. Throughput is counted up to the
- * moment the last in-flight operation finished, so a slow tail is charged to the run and not hidden.
- * `op` resolves true on success, false or a description string on failure.
+ * Keeps `concurrency` operations in flight until `durationMs` has passed (and, with `atLeast`, until that
+ * many operations have started). Throughput is counted up to the moment the last in-flight operation
+ * finished, so a slow tail is charged to the run and not hidden. `op` resolves true on success, false
+ * or a description string on failure.
  */
 export const closedLoop = async (
   concurrency: number,
   durationMs: number,
   op: (sequence: number, lane: number) => Promise<true | string>,
+  { atLeast = 0 }: { atLeast?: number } = {},
 ): Promise<LoadResult> => {
   let sequence = 0;
   let completed = 0;
@@ -32,7 +34,7 @@ export const closedLoop = async (
   const start = performance.now();
   const deadline = start + durationMs;
   const worker = async (lane: number) => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline || sequence < atLeast) {
       const n = sequence++;
       const began = performance.now();
       let outcome: true | string;
@@ -55,6 +57,18 @@ export const closedLoop = async (
   const meanMs = totalMs / Math.max(completed + failed, 1);
   return { completed, failed, seconds, perSecond: completed / seconds, meanMs, failures };
 };
+
+/**
+ * Brings an endpoint to its steady state before it is measured: at least `warmupMs`, and at least
+ * `requests` operations. The JIT optimises a function after enough calls, not after enough time: at
+ * hashing rates (a couple of hundred sign-ins a second on two cores) a few seconds leave the request
+ * path half-compiled, with the compiler's threads still taking CPU from the hashing ones.
+ */
+export const warmUp = (
+  concurrency: number,
+  { warmupMs, requests }: { warmupMs: number; requests: number },
+  op: (sequence: number, lane: number) => Promise<true | string>,
+): Promise<LoadResult> => closedLoop(concurrency, warmupMs, op, { atLeast: requests });
 
 export interface LatencySummary {
   readonly samples: number;

@@ -26,6 +26,7 @@ export interface ReportInput {
   readonly threads: number;
   readonly durationMs: number;
   readonly warmupMs: number;
+  readonly warmupRequests: number;
   readonly totalSeconds: number;
   readonly baselineBefore: LoadResult;
   readonly baselineAfter: LoadResult;
@@ -259,7 +260,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
 
   const text = [
     "",
-    `PinDesk benchmark: libuv pool ${threads} threads, ${input.durationMs / 1000} s per run after ${input.warmupMs / 1000} s warm-up`,
+    `PinDesk benchmark: libuv pool ${threads} threads, ${input.durationMs / 1000} s per run; each endpoint warmed up for at least ${input.warmupMs / 1000} s and ${input.warmupRequests.toLocaleString("en-US")} requests`,
     "",
     renderTable(rows),
     "",

@@ -22,6 +22,7 @@ import {
   type LoadResult,
   sampleSequentially,
   summarize,
+  warmUp,
 } from "./load.ts";
 
 export interface SignInOptions {
@@ -30,6 +31,8 @@ export interface SignInOptions {
   readonly concurrency: number;
   readonly users: number;
   readonly warmupMs: number;
+  /** The warm-up also lasts at least this many sign-ins (see load.ts warmUp). */
+  readonly warmupRequests: number;
   readonly durationMs: number;
   /** How long /health is sampled with nothing else running. */
   readonly idleHealthMs: number;
@@ -138,7 +141,11 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
       options.healthGapMs,
     );
 
-    await closedLoop(options.concurrency, options.warmupMs, signIn);
+    await warmUp(
+      options.concurrency,
+      { warmupMs: options.warmupMs, requests: options.warmupRequests },
+      signIn,
+    );
     // Throughput rounds, nothing else running: each divided by the baseline measured just before it.
     const rounds: SignInRound[] = [];
     const loads: LoadResult[] = [];

@@ -22,15 +22,16 @@ export interface SuiteOptions {
 }
 
 const USAGE =
-  "npm run bench [-- --duration <s>] [--warmup <s>] [--rounds <n>] [--users <n>] [--burst <n>] [--saturation <n>] [--search-users <n>] [--no-postgres]";
+  "npm run bench [-- --duration <s>] [--warmup <s>] [--warmup-requests <n>] [--rounds <n>] [--users <n>] [--burst <n>] [--saturation <n>] [--search-users <n>] [--no-postgres]";
 
 const parseOptions = (argv: readonly string[]) => {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       duration: { type: "string", default: "5" },
-      // Long enough for the JIT and the database caches to settle before anything is measured.
+      // Each endpoint is warmed up for at least this long and this many requests (see load.ts warmUp).
       warmup: { type: "string", default: "3" },
+      "warmup-requests": { type: "string", default: "3000" },
       users: { type: "string", default: "200" },
       burst: { type: "string", default: "500" },
       saturation: { type: "string" },
@@ -51,6 +52,7 @@ const parseOptions = (argv: readonly string[]) => {
     help: values.help === true,
     durationMs: positive("duration", values.duration) * 1000,
     warmupMs: positive("warmup", values.warmup) * 1000,
+    warmupRequests: Math.round(number("warmup-requests", values["warmup-requests"] as string, 0)),
     users: Math.round(positive("users", values.users)),
     rounds: Math.round(number("rounds", values.rounds as string, 1)),
     burst: Math.round(positive("burst", values.burst)),
@@ -126,6 +128,7 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
         concurrency: loadConcurrency,
         users: options.users,
         warmupMs: options.warmupMs,
+        warmupRequests: options.warmupRequests,
         durationMs: options.durationMs,
         idleHealthMs: 1500,
         healthGapMs: 5,
@@ -187,6 +190,7 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
     threads,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
+    warmupRequests: options.warmupRequests,
     totalSeconds: (performance.now() - startedAt) / 1000,
     baselineBefore,
     baselineAfter,
@@ -200,6 +204,7 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
     threads,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
+    warmupRequests: options.warmupRequests,
     rounds: options.rounds,
     searchUsers: options.searchUsers,
     postgresAdminUrl: adminUrl,
