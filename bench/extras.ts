@@ -187,7 +187,7 @@ export const runExtras = async (
     for (let round = 0; round < options.rounds; round++) {
       const raw = await measureRawVerify({
         pepper,
-        concurrency: options.threads,
+        concurrency: inFlight,
         warmupMs: Math.min(options.warmupMs, 500),
         durationMs: options.durationMs,
       });

@@ -27,6 +27,8 @@ export interface ReportInput {
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly warmupRequests: number;
+  /** Verifies the raw baseline keeps in flight (as many as the endpoints' load). */
+  readonly rawConcurrency: number;
   readonly totalSeconds: number;
   readonly baselineBefore: LoadResult;
   readonly baselineAfter: LoadResult;
@@ -84,7 +86,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
 
   const rows: Row[] = [
     [
-      `argon2id verify, raw, before (${threads} in flight)`,
+      `argon2id verify, raw, before (${input.rawConcurrency} in flight)`,
       perSecond(baselineBefore.perSecond),
       "",
       "",
@@ -92,7 +94,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
       "",
     ],
     [
-      `argon2id verify, raw, after (${threads} in flight)`,
+      `argon2id verify, raw, after (${input.rawConcurrency} in flight)`,
       perSecond(baselineAfter.perSecond),
       "",
       "",
