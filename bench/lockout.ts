@@ -36,6 +36,12 @@ export interface LockoutResult {
   /** argon2id verifies the two processes recorded during the burst (their /metrics), per process. */
   readonly evaluatedPerProcess: readonly number[];
   readonly evaluated: number;
+  /**
+   * Requests each process answered with 401 or 423 (the burst is split evenly between them). Which
+   * process evaluates the PINs is a race of its own: one may take every place, so this, not the
+   * evaluated counts, shows that both were in the race.
+   */
+  readonly answeredPerProcess: readonly number[];
   readonly statuses: Readonly<Record<string, number>>;
   readonly lockEvents: number;
   /** What the right PIN gets once the burst is over (423: still locked, as it must be). */
@@ -179,7 +185,13 @@ export const runLockoutRace = async (options: LockoutOptions): Promise<LockoutRe
       ),
     );
     const statuses: Record<string, number> = {};
-    for (const status of responses) statuses[status] = (statuses[status] ?? 0) + 1;
+    const answeredPerProcess = clients.map(() => 0);
+    responses.forEach((status, i) => {
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      const server = i % clients.length;
+      if (status === "401" || status === "423")
+        answeredPerProcess[server] = (answeredPerProcess[server] ?? 0) + 1;
+    });
 
     const after = await Promise.all(clients.map(verifyCountOf));
     const evaluatedPerProcess = after.map((n, i) => n - (before[i] ?? 0));
@@ -210,6 +222,7 @@ export const runLockoutRace = async (options: LockoutOptions): Promise<LockoutRe
       burst,
       evaluatedPerProcess,
       evaluated,
+      answeredPerProcess,
       statuses,
       lockEvents,
       rightPinAfter,

@@ -255,6 +255,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
       threshold: result.threshold,
       evaluated: result.evaluated,
       evaluatedPerProcess: result.evaluatedPerProcess,
+      answeredPerProcess: result.answeredPerProcess,
       statuses: result.statuses,
       lockEvents: result.lockEvents,
       rightPinAfterLock: result.rightPinAfter,

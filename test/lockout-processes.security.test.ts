@@ -19,8 +19,9 @@ describe.each(dialects)("lockout across two server processes on %s", (dialect) =
     expect(result.failures).toEqual([]);
     expect(result.evaluated).toBe(result.threshold);
     expect(result.evaluatedPerProcess).toHaveLength(2);
-    // Both processes really served the burst (the race is between them, not within one).
-    for (const evaluated of result.evaluatedPerProcess) expect(evaluated).toBeGreaterThan(0);
+    // Both processes really served the burst (the race is between them, not within one). Which of
+    // them evaluates the ten PINs is itself a race: one process may win every place.
+    expect(result.answeredPerProcess).toEqual([250, 250]);
     expect((result.statuses["401"] ?? 0) + (result.statuses["423"] ?? 0)).toBe(500);
     expect(result.statuses["401"]).toBeLessThanOrEqual(result.threshold - 1);
     expect(result.lockEvents).toBe(1);
