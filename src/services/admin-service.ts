@@ -96,10 +96,6 @@ export interface AuditFilter {
 }
 const SETUP_TTL_MS = 24 * 3_600_000;
 
-/**
- * The help desk's view: user search (prefix on UPN, name or mail, keyset-paged, index-backed), a user's
- * full picture, "why is this user stuck?", the dashboard, and first-run setup.
- */
 /** A policy preview's summary: nothing changes, nobody is affected (in `unaffected`'s words), or the effects. */
 const previewMessage = (
   changes: readonly string[],
@@ -108,6 +104,10 @@ const previewMessage = (
 ): string =>
   changes.length === 0 ? "Nothing changes." : effects.length === 0 ? unaffected : effects.join(" ");
 
+/**
+ * The help desk's view: user search (prefix on UPN, name or mail, keyset-paged, index-backed), a user's
+ * full picture, "why is this user stuck?", the dashboard, and first-run setup.
+ */
 export const createAdminService = ({
   db,
   repos,
@@ -776,9 +776,6 @@ export const createAdminService = ({
     newId: randomUUID,
   };
 };
-
-/** "25 May 2026, 09:02 UTC": the one way times are written on the admin pages (as in PIN states). */
-export { humanTime };
 
 /**
  * The PIN state as the help desk should read it. A temporary PIN the help desk just issued has not

@@ -50,20 +50,25 @@ export const createQrRepo = ({ kysely, dialect }: Db) => {
        LEFT JOIN pin_credentials p ON p.user_id = m.user_id
      WHERE m.user_id = ?`,
   );
+  /** Inserts the method; false when the user already has one (the primary key decides under concurrency). */
+  const insertMethod = async (
+    userId: string,
+    now: number,
+    trx: Kysely<Database> = kysely,
+  ): Promise<boolean> => {
+    const result = await trx
+      .insertInto("qr_pin_methods")
+      .values({ user_id: userId, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column("user_id").doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  };
   return {
     async getMethod(userId: string) {
       return kysely.selectFrom("qr_pin_methods").selectAll().where("user_id", "=", userId).executeTakeFirst();
     },
 
-    /** Inserts the method; false when the user already has one (the primary key decides under concurrency). */
-    async insertMethod(userId: string, now: number, trx: Kysely<Database> = kysely): Promise<boolean> {
-      const result = await trx
-        .insertInto("qr_pin_methods")
-        .values({ user_id: userId, created_at: now, updated_at: now })
-        .onConflict((oc) => oc.column("user_id").doNothing())
-        .executeTakeFirst();
-      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
-    },
+    insertMethod,
 
     /**
      * Creates the method with its standard code, in one transaction. A method whose codes have all expired
@@ -94,12 +99,7 @@ export const createQrRepo = ({ kysely, dialect }: Db) => {
         if (Number(removed.numDeletedRows) !== 1) return false;
         await trx.deleteFrom("qr_codes").where("user_id", "=", userId).execute();
       }
-      const inserted = await trx
-        .insertInto("qr_pin_methods")
-        .values({ user_id: userId, created_at: now, updated_at: now })
-        .onConflict((oc) => oc.column("user_id").doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+      if (!(await insertMethod(userId, now, trx))) return false;
       await trx.insertInto("qr_codes").values(code).execute();
       return true;
     },
@@ -175,10 +175,6 @@ export const createQrRepo = ({ kysely, dialect }: Db) => {
         .where("user_id", "=", userId)
         .where("kind", "=", kind)
         .executeTakeFirst();
-    },
-
-    async codeById(id: string): Promise<QrCodeRow | undefined> {
-      return kysely.selectFrom("qr_codes").selectAll().where("id", "=", id).executeTakeFirst();
     },
 
     /** A code, its holder and the holder's PIN credential, in one round trip (the sign-in path). */
