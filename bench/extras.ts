@@ -16,7 +16,7 @@ import { measureRawVerify } from "./argon2.ts";
 import { benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, serialiseRequest } from "./lean-client.ts";
-import { closedLoop, type LoadResult, warmUp } from "./load.ts";
+import { closedLoop, pairedRounds, warmUp } from "./load.ts";
 
 const nullStream = () => {
   const s = new PassThrough();
@@ -183,36 +183,36 @@ export const runExtras = async (
     };
     await warmUp(inFlight, warmup, qrOp);
     // Paired rounds, as for the verify API: each round divided by the baseline measured right before it.
-    const pairs: { raw: LoadResult; qr: LoadResult }[] = [];
-    for (let round = 0; round < options.rounds; round++) {
-      const raw = await measureRawVerify({
-        pepper,
-        concurrency: inFlight,
-        warmupMs: Math.min(options.warmupMs, 500),
-        durationMs: options.durationMs,
-      });
-      pairs.push({ raw, qr: await closedLoop(inFlight, options.durationMs, qrOp) });
-    }
-    pairs.sort((a, b) => a.qr.perSecond / a.raw.perSecond - b.qr.perSecond / b.raw.perSecond);
-    const { raw, qr } = pairs[Math.floor(pairs.length / 2)] as { raw: LoadResult; qr: LoadResult };
-    const qrRatio = qr.perSecond / raw.perSecond;
+    const paired = await pairedRounds(
+      options.rounds,
+      () =>
+        measureRawVerify({
+          pepper,
+          concurrency: inFlight,
+          warmupMs: Math.min(options.warmupMs, 500),
+          durationMs: options.durationMs,
+        }),
+      () => closedLoop(inFlight, options.durationMs, qrOp),
+    );
+    const { raw, load: qr, ratio: qrRatio } = paired.median;
+    const ratios = paired.rounds.map((p) => p.ratio).sort((a, b) => a - b);
     rows.push({
       name: `QR sign-in POST /api/v1/signin/qr, sqlite (${inFlight} in flight)`,
       value: `${qr.perSecond.toFixed(1)} /s`,
       baseline: `${raw.perSecond.toFixed(1)} /s argon2id`,
       ratio: qrRatio.toFixed(3),
       target: ">= 0.90",
-      result: `${qrRatio >= 0.9 ? "ok" : "WARN"} (median of rounds ${pairs.map((p) => (p.qr.perSecond / p.raw.perSecond).toFixed(2)).join(" ")})`,
+      result: `${qrRatio >= 0.9 ? "ok" : "WARN"} (median of rounds ${ratios.map((r) => r.toFixed(2)).join(" ")})`,
     });
     if (qrRatio < 0.9)
       warnings.push(`QR sign-in: ${qrRatio.toFixed(2)} of raw argon2id throughput, below 0.90`);
-    const qrFailed = pairs.reduce((n, p) => n + p.qr.failed, 0);
+    const qrFailed = paired.rounds.reduce((n, p) => n + p.load.failed, 0);
     if (qrFailed > 0) warnings.push(`QR sign-in: ${qrFailed} failed (${qr.failures.join("; ")})`);
     summary.qrSignIn = {
       perSecond: qr.perSecond,
       rawPerSecond: raw.perSecond,
       ratio: qrRatio,
-      rounds: pairs.map((p) => p.qr.perSecond / p.raw.perSecond),
+      rounds: ratios,
       failed: qrFailed,
     };
     client.close();

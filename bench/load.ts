@@ -70,6 +70,34 @@ export const warmUp = (
   op: (sequence: number, lane: number) => Promise<true | string>,
 ): Promise<LoadResult> => closedLoop(concurrency, warmupMs, op, { atLeast: requests });
 
+export interface PairedRound {
+  readonly raw: LoadResult;
+  readonly load: LoadResult;
+  /** The endpoint's throughput ÷ the baseline measured just before it. */
+  readonly ratio: number;
+}
+
+/**
+ * Paired rounds: the baseline, then the endpoint, `rounds` times. A shared machine drifts, so each
+ * round's throughput is divided by the baseline measured right before it; the median round is the
+ * figure. Rounds are returned in the order they ran.
+ */
+export const pairedRounds = async (
+  rounds: number,
+  baseline: () => Promise<LoadResult>,
+  endpoint: () => Promise<LoadResult>,
+): Promise<{ rounds: PairedRound[]; median: PairedRound }> => {
+  const out: PairedRound[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const raw = await baseline();
+    const load = await endpoint();
+    out.push({ raw, load, ratio: load.perSecond / raw.perSecond });
+  }
+  const median = [...out].sort((a, b) => a.ratio - b.ratio)[Math.floor(out.length / 2)];
+  if (!median) throw new Error("paired rounds need at least one round");
+  return { rounds: out, median };
+};
+
 export interface LatencySummary {
   readonly samples: number;
   readonly p50: number;

@@ -20,6 +20,7 @@ import {
   inBatches,
   type LatencySummary,
   type LoadResult,
+  pairedRounds,
   sampleSequentially,
   summarize,
   warmUp,
@@ -147,17 +148,16 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
       signIn,
     );
     // Throughput rounds, nothing else running: each divided by the baseline measured just before it.
-    const rounds: SignInRound[] = [];
-    const loads: LoadResult[] = [];
-    for (let round = 0; round < options.rounds; round++) {
-      const raw = await options.rawBaseline();
-      const roundLoad = await closedLoop(options.concurrency, options.durationMs, signIn);
-      loads.push(roundLoad);
-      rounds.push({ rawPerSecond: raw.perSecond, perSecond: roundLoad.perSecond });
-    }
+    const paired = await pairedRounds(options.rounds, options.rawBaseline, () =>
+      closedLoop(options.concurrency, options.durationMs, signIn),
+    );
+    const loads = paired.rounds.map((r) => r.load);
+    const rounds: SignInRound[] = paired.rounds.map((r) => ({
+      rawPerSecond: r.raw.perSecond,
+      perSecond: r.load.perSecond,
+    }));
     const load = combineLoads(loads);
-    const ratios = rounds.map((r) => r.perSecond / r.rawPerSecond).sort((a, b) => a - b);
-    const pairedRatio = ratios[Math.floor(ratios.length / 2)] ?? 0;
+    const pairedRatio = paired.median.ratio;
 
     // The event loop's responsiveness under the same saturating load, measured on a run of its own so
     // that the sampling does not take from the throughput figures.
