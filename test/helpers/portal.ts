@@ -225,9 +225,7 @@ export const totpNow = (t: TestInstance, secret: string): Promise<string> =>
  * `refuse` names are answered "550 5.1.1 mailbox unavailable", as a provider refusing delivery would.
  */
 export const startMailSink = async (options: { refuse?: (address: string) => boolean } = {}) => {
-  const smtp = await startSmtp(
-    options.refuse ? { refuse: (address) => options.refuse?.(address) ?? false } : {},
-  );
+  const smtp = await startSmtp(options.refuse ? { refuse: options.refuse } : {});
   return {
     ...smtp,
     /** Environment for the instance: deliver email to this sink. */
