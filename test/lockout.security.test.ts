@@ -223,6 +223,28 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     }
   });
 
+  it("with a decay time, failures still inside it leave only the places left to a burst", async () => {
+    await t.services.policies.update(cliContext, { lockout: { decaySeconds: 300 } });
+    try {
+      await addUser("decayburst@contoso.com", "482915");
+      for (let i = 0; i < 9; i++)
+        await outcome(t.services.pins.verify(cliContext, "decayburst@contoso.com", "999991"));
+      // Older than a stale reservation (30 s), younger than the decay time: the 9 failures still count.
+      t.clock.advance(60_000);
+      const before = await hashVerifies(t);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          outcome(t.services.pins.verify(cliContext, "decayburst@contoso.com", `7${i}2468`)),
+        ),
+      );
+      expect((await hashVerifies(t)) - before).toBe(1);
+      expect(results.filter((r) => r === "invalidPin" || r === "pinLocked")).toHaveLength(40);
+      expect((await t.services.pins.status("decayburst@contoso.com")).state).toBe("Account Lockout");
+    } finally {
+      await t.services.policies.reset(cliContext);
+    }
+  });
+
   it("an expired temporary PIN is refused and only a new reset helps", async () => {
     await t.services.users.create(cliContext, { userPrincipalName: "temp@contoso.com", displayName: "Temp" });
     const { temporaryPin } = await t.services.pins.resetTemporary(cliContext, "temp@contoso.com", {

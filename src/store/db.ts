@@ -72,8 +72,15 @@ export const sqlitePathOf = (url: string): string => url.slice("sqlite:".length)
  */
 export const PREPARED = "/* prepared */";
 
-const preparedName = (text: string) =>
-  `pindesk_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+const preparedNames = new Map<string, string>();
+const preparedName = (text: string) => {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `pindesk_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+};
 
 /** A pool whose clients send PREPARED statements as named prepared statements. */
 const preparingPool = (pool: pg.Pool) => ({

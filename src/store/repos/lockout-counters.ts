@@ -1,4 +1,4 @@
-import { type Kysely, type RawBuilder, sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { type Db, fixedStatement } from "../db.ts";
 import type { Database } from "../schema.ts";
 
@@ -49,25 +49,34 @@ const CLEARED = {
 } as const;
 
 /**
- * The reservation itself, as one statement over the counter row whose subject is `subject` (a value,
- * or an expression when another statement computes it): it takes a place only while evaluated
- * failures plus guesses in flight stay under the threshold, and returns the failures counted.
+ * The reservation itself, as one statement over the counter row whose subject is `subjectSql` (a
+ * placeholder, or an expression when another statement computes it): it takes a place only while
+ * evaluated failures plus guesses in flight stay under the threshold, and returns the failures counted.
+ * The text is fixed for a given subject expression and decay setting, so it is compiled once (see db.ts
+ * `fixedStatement`); `reserveValues` gives the values in the order of its placeholders.
  */
-export const reserveStatement = (subject: RawBuilder<unknown>, now: number, rules: CounterRules) => {
-  const decayCutoff = rules.decaySeconds > 0 ? now - rules.decaySeconds * 1000 : null;
+export const reserveText = (subjectSql: string, decay: boolean): string => {
   // A lock that has run out, or failures older than the decay time, start the count afresh.
-  const fresh =
-    decayCutoff === null
-      ? sql`(locked_at IS NOT NULL)`
-      : sql`(locked_at IS NOT NULL OR last_failed_at < ${decayCutoff})`;
-  const failed = sql`(CASE WHEN ${fresh} THEN 0 ELSE failed_count END)`;
-  const pending = sql`(CASE WHEN pending_at IS NULL OR pending_at < ${now - PENDING_TTL_MS} THEN 0 ELSE pending END)`;
-  return sql<{ failed_count: number }>`UPDATE lockout_counters
-    SET failed_count = ${failed}, pending = ${pending} + 1, pending_at = ${now}, locked_at = NULL, locked_until = NULL
-    WHERE subject = ${subject}
-      AND (locked_at IS NULL OR (locked_until IS NOT NULL AND locked_until <= ${now}))
-      AND ${failed} + ${pending} < ${rules.threshold}
+  const fresh = decay ? "(locked_at IS NOT NULL OR last_failed_at < ?)" : "(locked_at IS NOT NULL)";
+  const failed = `(CASE WHEN ${fresh} THEN 0 ELSE failed_count END)`;
+  const pending = "(CASE WHEN pending_at IS NULL OR pending_at < ? THEN 0 ELSE pending END)";
+  return `UPDATE lockout_counters
+    SET failed_count = ${failed}, pending = ${pending} + 1, pending_at = ?, locked_at = NULL, locked_until = NULL
+    WHERE subject = ${subjectSql}
+      AND (locked_at IS NULL OR (locked_until IS NOT NULL AND locked_until <= ?))
+      AND ${failed} + ${pending} < ?
     RETURNING failed_count`;
+};
+
+/** The values of `reserveText(subjectSql, rules.decaySeconds > 0)`, in placeholder order. */
+export const reserveValues = (
+  subjectValues: readonly unknown[],
+  now: number,
+  rules: CounterRules,
+): unknown[] => {
+  const failed = rules.decaySeconds > 0 ? [now - rules.decaySeconds * 1000] : [];
+  const pending = now - PENDING_TTL_MS;
+  return [...failed, pending, now, ...subjectValues, now, ...failed, pending, rules.threshold];
 };
 
 /**
@@ -84,6 +93,10 @@ export const createLockoutCountersRepo = (db: Db) => {
     db.dialect,
     `UPDATE lockout_counters SET pending = ${max}(pending - 1, 0), failed_count = ${max}(failed_count - ?, 0), lock_count = 0 WHERE subject = ?`,
   );
+
+  // The reservation of every guess, without and with a decay time.
+  const reserveWithoutDecay = fixedStatement<{ failed_count: number }>(db.dialect, reserveText("?", false));
+  const reserveWithDecay = fixedStatement<{ failed_count: number }>(db.dialect, reserveText("?", true));
 
   const read = async (subject: string) =>
     kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject).executeTakeFirst();
@@ -118,7 +131,8 @@ export const createLockoutCountersRepo = (db: Db) => {
      * the row itself is the lock, so no read-then-write race is possible.
      */
     async reserve(subject: string, now: number, rules: CounterRules): Promise<Reservation> {
-      const { rows } = await reserveStatement(sql`${subject}`, now, rules).execute(kysely);
+      const statement = rules.decaySeconds > 0 ? reserveWithDecay : reserveWithoutDecay;
+      const { rows } = await kysely.executeQuery(statement(...reserveValues([subject], now, rules)));
       return settleReservation(rows[0]?.failed_count, subject, now);
     },
 

@@ -1,7 +1,11 @@
-import { sql } from "kysely";
 import { type Db, fixedStatement, PREPARED } from "../db.ts";
 import { type AuditRow, createAuditEventsRepo } from "./audit-events.ts";
-import { type CounterRules, createLockoutCountersRepo, reserveStatement } from "./lockout-counters.ts";
+import {
+  type CounterRules,
+  createLockoutCountersRepo,
+  reserveText,
+  reserveValues,
+} from "./lockout-counters.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
 import { USER_WITH_PIN_SELECT, type User, type UserWithPinRow, upnKey, userWithPinFromRow } from "./users.ts";
 
@@ -30,6 +34,38 @@ export const createSignInsRepo = (db: Db) => {
   const auditEvents = createAuditEventsRepo(db);
   const signedIn = fixedStatement(db.dialect, "UPDATE users SET last_sign_in_at = ? WHERE id = ?");
   const qrUsed = fixedStatement(db.dialect, "UPDATE qr_codes SET last_used_at = ? WHERE id = ?");
+  // PostgreSQL's lookup and reservation in one statement (see findAndReserve), compiled once.
+  const findAndReserveText = (decay: boolean) => `${PREPARED}
+      WITH found AS (
+        SELECT ${USER_WITH_PIN_SELECT} FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id
+        WHERE users.upn_key = ?
+      ),
+      reserved AS (${reserveText("COALESCE((SELECT ? || id FROM found), ?)", decay)})
+      SELECT found.*, found.id AS found_id, (SELECT failed_count FROM reserved) AS reserved_failed_count
+      FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`;
+  // PostgreSQL's writes of a success in one statement (see recordVerified), prepared once per connection.
+  const verifiedOnPostgres = fixedStatement(
+    db.dialect,
+    `${PREPARED}
+    WITH counter AS (
+      UPDATE lockout_counters
+      SET pending = GREATEST(pending - 1, 0), failed_count = GREATEST(failed_count - ?, 0), lock_count = 0
+      WHERE subject = ?
+      RETURNING subject
+    ),
+    signed_in AS (UPDATE users SET last_sign_in_at = ? WHERE id = ? RETURNING id),
+    checked AS (
+      UPDATE pin_credentials SET policy_version = ?::integer
+      WHERE user_id = ? AND ?::boolean
+      RETURNING user_id
+    ),
+    used AS (UPDATE qr_codes SET last_used_at = ? WHERE id = ?::text RETURNING id)
+    INSERT INTO audit_events (id, at, actor, target_user_id, target_upn, action, outcome, reason, ip, user_agent, request_id, details)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  type FoundAndReserved = UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null };
+  const findAndReserveWithoutDecay = fixedStatement<FoundAndReserved>(db.dialect, findAndReserveText(false));
+  const findAndReserveWithDecay = fixedStatement<FoundAndReserved>(db.dialect, findAndReserveText(true));
   return {
     /**
      * PostgreSQL only: finds the user and their credential and reserves a guess on their counter (the
@@ -47,18 +83,10 @@ export const createSignInsRepo = (db: Db) => {
       subject: string;
       failedCount: number | undefined;
     }> {
-      const columns = sql.raw(USER_WITH_PIN_SELECT);
-      const subject = sql`COALESCE((SELECT ${knownPrefix} || id FROM found), ${unknownSubject})`;
-      const { rows } = await sql<
-        UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null }
-      >`${sql.raw(PREPARED)}
-      WITH found AS (
-        SELECT ${columns} FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id
-        WHERE users.upn_key = ${upnKey(upn)}
-      ),
-      reserved AS (${reserveStatement(subject, now, rules)})
-      SELECT found.*, found.id AS found_id, (SELECT failed_count FROM reserved) AS reserved_failed_count
-      FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`.execute(db.kysely);
+      const statement = rules.decaySeconds > 0 ? findAndReserveWithDecay : findAndReserveWithoutDecay;
+      const { rows } = await db.kysely.executeQuery(
+        statement(upnKey(upn), ...reserveValues([knownPrefix, unknownSubject], now, rules)),
+      );
       const row = rows[0];
       const found = row && row.found_id !== null ? userWithPinFromRow(row) : undefined;
       return {
@@ -72,27 +100,31 @@ export const createSignInsRepo = (db: Db) => {
       const { kysely } = db;
 
       if (db.dialect === "postgres") {
-        // One fixed text (the values are parameters), prepared once per connection.
         const a = v.audit;
-        await sql`${sql.raw(PREPARED)}
-        WITH counter AS (
-          UPDATE lockout_counters
-          SET pending = GREATEST(pending - 1, 0), failed_count = GREATEST(failed_count - ${v.failedAtReservation}, 0), lock_count = 0
-          WHERE subject = ${v.subject}
-          RETURNING subject
-        ),
-        signed_in AS (UPDATE users SET last_sign_in_at = ${v.at} WHERE id = ${v.userId} RETURNING id),
-        checked AS (
-          UPDATE pin_credentials SET policy_version = ${v.policyVersion ?? null}::integer
-          WHERE user_id = ${v.userId} AND ${v.policyVersion !== undefined}::boolean
-          RETURNING user_id
-        ),
-        used AS (
-          UPDATE qr_codes SET last_used_at = ${v.at} WHERE id = ${v.qrCodeId ?? null}::text RETURNING id
-        )
-        INSERT INTO audit_events (id, at, actor, target_user_id, target_upn, action, outcome, reason, ip, user_agent, request_id, details)
-        VALUES (${a.id}, ${a.at}, ${a.actor}, ${a.target_user_id}, ${a.target_upn}, ${a.action}, ${a.outcome}, ${a.reason}, ${a.ip}, ${a.user_agent}, ${a.request_id}, ${a.details})`.execute(
-          kysely,
+        await kysely.executeQuery(
+          verifiedOnPostgres(
+            v.failedAtReservation,
+            v.subject,
+            v.at,
+            v.userId,
+            v.policyVersion ?? null,
+            v.userId,
+            v.policyVersion !== undefined,
+            v.at,
+            v.qrCodeId ?? null,
+            a.id,
+            a.at,
+            a.actor,
+            a.target_user_id,
+            a.target_upn,
+            a.action,
+            a.outcome,
+            a.reason,
+            a.ip,
+            a.user_agent,
+            a.request_id,
+            a.details,
+          ),
         );
         return;
       }
