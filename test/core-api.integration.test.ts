@@ -36,6 +36,31 @@ describe.each(dialects)("core API on %s", (dialect) => {
     expect(res.json()).toMatchObject({ result: "success" });
   });
 
+  it("audits a successful verify with the client, the user, the address, the user agent and the request id", async () => {
+    const user = await t.services.users.get("ana@contoso.com");
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/verify",
+      headers: { authorization: verifier, "user-agent": "door-controller/2.1" },
+      remoteAddress: "10.20.30.40",
+      payload: { userPrincipalName: "ana@contoso.com", pin: "482915" },
+    });
+    expect(res.statusCode).toBe(200);
+    const [event] = await t.services.audit.query({ action: "pin.verify", targetUserId: user.id, limit: 1 });
+    expect(event).toMatchObject({
+      action: "pin.verify",
+      outcome: "success",
+      targetUserId: user.id,
+      targetUpn: "ana@contoso.com",
+      ip: "10.20.30.40",
+      userAgent: "door-controller/2.1",
+      requestId: res.headers["request-id"],
+    });
+    expect(event?.actor).toMatch(/^app:/);
+    expect(event?.reason).toBeNull();
+    expect(event?.details).toBeNull();
+  });
+
   it("matches the UPN case-insensitively", async () => {
     const res = await verify("ANA@Contoso.com", "482915");
     expect(res.json()).toMatchObject({ result: "success" });

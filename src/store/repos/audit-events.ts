@@ -21,7 +21,8 @@ export interface AuditQuery {
   limit: number;
 }
 
-const AUDIT_COLUMNS = everyColumn<AuditRow>()([
+/** Every column of an audit row, in the order the fixed insert statements bind them. */
+export const AUDIT_COLUMNS = everyColumn<AuditRow>()([
   "id",
   "at",
   "actor",

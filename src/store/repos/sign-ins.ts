@@ -1,5 +1,5 @@
 import { type Db, fixedStatement, PREPARED } from "../db.ts";
-import { type AuditRow, createAuditEventsRepo } from "./audit-events.ts";
+import { AUDIT_COLUMNS, type AuditRow, createAuditEventsRepo } from "./audit-events.ts";
 import {
   type CounterRules,
   createLockoutCountersRepo,
@@ -60,8 +60,7 @@ export const createSignInsRepo = (db: Db) => {
       RETURNING user_id
     ),
     used AS (UPDATE qr_codes SET last_used_at = ? WHERE id = ?::text RETURNING id)
-    INSERT INTO audit_events (id, at, actor, target_user_id, target_upn, action, outcome, reason, ip, user_agent, request_id, details)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`,
   );
   type FoundAndReserved = UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null };
   const findAndReserveWithoutDecay = fixedStatement<FoundAndReserved>(db.dialect, findAndReserveText(false));
@@ -100,30 +99,22 @@ export const createSignInsRepo = (db: Db) => {
       const { kysely } = db;
 
       if (db.dialect === "postgres") {
-        const a = v.audit;
         await kysely.executeQuery(
           verifiedOnPostgres(
+            // counter
             v.failedAtReservation,
             v.subject,
+            // signed_in
             v.at,
             v.userId,
+            // checked
             v.policyVersion ?? null,
             v.userId,
             v.policyVersion !== undefined,
+            // used
             v.at,
             v.qrCodeId ?? null,
-            a.id,
-            a.at,
-            a.actor,
-            a.target_user_id,
-            a.target_upn,
-            a.action,
-            a.outcome,
-            a.reason,
-            a.ip,
-            a.user_agent,
-            a.request_id,
-            a.details,
+            ...AUDIT_COLUMNS.map((c) => v.audit[c] ?? null),
           ),
         );
         return;
