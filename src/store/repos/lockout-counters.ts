@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import { type Db, fixedStatement } from "../db.ts";
+import { type Db, type Dialect, fixedStatement } from "../db.ts";
 import type { Database } from "../schema.ts";
 
 /** Only what the counter needs to know of the lockout policy (the policy module owns the rules). */
@@ -55,7 +55,7 @@ const CLEARED = {
  * The text is fixed for a given subject expression and decay setting, so it is compiled once (see db.ts
  * `fixedStatement`); `reserveValues` gives the values in the order of its placeholders.
  */
-export const reserveText = (subjectSql: string, decay: boolean): string => {
+const reserveText = (subjectSql: string, decay: boolean): string => {
   // A lock that has run out, or failures older than the decay time, start the count afresh.
   const fresh = decay ? "(locked_at IS NOT NULL OR last_failed_at < ?)" : "(locked_at IS NOT NULL)";
   const failed = `(CASE WHEN ${fresh} THEN 0 ELSE failed_count END)`;
@@ -66,6 +66,30 @@ export const reserveText = (subjectSql: string, decay: boolean): string => {
       AND (locked_at IS NULL OR (locked_until IS NOT NULL AND locked_until <= ?))
       AND ${failed} + ${pending} < ?
     RETURNING failed_count`;
+};
+
+/**
+ * The fixed reservation statement, chosen by `rules` (with or without a decay time): `wrap` builds the whole statement around the
+ * reservation's text (by default the reservation alone). Bind it with `reserveValues`, after the
+ * values of whatever `wrap` puts before the reservation.
+ */
+export const reservationStatement = <Row>(
+  dialect: Dialect,
+  subjectSql: string,
+  wrap: (reservation: string) => string = (reservation) => reservation,
+) => {
+  const withoutDecay = fixedStatement<Row>(dialect, wrap(reserveText(subjectSql, false)));
+  const withDecay = fixedStatement<Row>(dialect, wrap(reserveText(subjectSql, true)));
+  return (rules: CounterRules) => (rules.decaySeconds > 0 ? withDecay : withoutDecay);
+};
+
+/**
+ * What a right guess does to its counter (see `recordSuccess`), with `?` for the failures counted at
+ * its reservation and then the subject. Statements that write a success together with more use it too.
+ */
+export const successText = (dialect: Dialect): string => {
+  const max = dialect === "postgres" ? "GREATEST" : "MAX";
+  return `UPDATE lockout_counters SET pending = ${max}(pending - 1, 0), failed_count = ${max}(failed_count - ?, 0), lock_count = 0 WHERE subject = ?`;
 };
 
 /** The values of `reserveText(subjectSql, rules.decaySeconds > 0)`, in placeholder order. */
@@ -87,16 +111,9 @@ export const reserveValues = (
  */
 export const createLockoutCountersRepo = (db: Db) => {
   const { kysely } = db;
-  // Every successful sign-in runs it: a fixed statement (see db.ts).
-  const max = db.dialect === "postgres" ? "GREATEST" : "MAX";
-  const success = fixedStatement(
-    db.dialect,
-    `UPDATE lockout_counters SET pending = ${max}(pending - 1, 0), failed_count = ${max}(failed_count - ?, 0), lock_count = 0 WHERE subject = ?`,
-  );
-
-  // The reservation of every guess, without and with a decay time.
-  const reserveWithoutDecay = fixedStatement<{ failed_count: number }>(db.dialect, reserveText("?", false));
-  const reserveWithDecay = fixedStatement<{ failed_count: number }>(db.dialect, reserveText("?", true));
+  // Every successful sign-in runs it, and every guess the reservation: fixed statements (see db.ts).
+  const success = fixedStatement(db.dialect, successText(db.dialect));
+  const reservation = reservationStatement<{ failed_count: number }>(db.dialect, "?");
 
   const read = async (subject: string) =>
     kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject).executeTakeFirst();
@@ -131,8 +148,7 @@ export const createLockoutCountersRepo = (db: Db) => {
      * the row itself is the lock, so no read-then-write race is possible.
      */
     async reserve(subject: string, now: number, rules: CounterRules): Promise<Reservation> {
-      const statement = rules.decaySeconds > 0 ? reserveWithDecay : reserveWithoutDecay;
-      const { rows } = await kysely.executeQuery(statement(...reserveValues([subject], now, rules)));
+      const { rows } = await kysely.executeQuery(reservation(rules)(...reserveValues([subject], now, rules)));
       return settleReservation(rows[0]?.failed_count, subject, now);
     },
 

@@ -3,8 +3,9 @@ import { AUDIT_COLUMNS, type AuditRow, createAuditEventsRepo } from "./audit-eve
 import {
   type CounterRules,
   createLockoutCountersRepo,
-  reserveText,
+  reservationStatement,
   reserveValues,
+  successText,
 } from "./lockout-counters.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
 import { USER_WITH_PIN_SELECT, type User, type UserWithPinRow, upnKey, userWithPinFromRow } from "./users.ts";
@@ -26,8 +27,8 @@ export interface VerifiedSignIn {
 /**
  * The writes of a successful sign-in, in as few trips as the database allows: one statement on
  * PostgreSQL (data-modifying CTEs: every round trip costs more than the statement), one transaction
- * on SQLite (one commit). On PostgreSQL the counter update spells out lockout-counters.ts
- * `recordSuccess` inside the statement; on SQLite it is that function.
+ * on SQLite (one commit). The counter update is the one `recordSuccess` runs (lockout-counters.ts
+ * `successText`): inside the statement on PostgreSQL, that function itself on SQLite.
  */
 export const createSignInsRepo = (db: Db) => {
   const counters = createLockoutCountersRepo(db);
@@ -35,24 +36,25 @@ export const createSignInsRepo = (db: Db) => {
   const signedIn = fixedStatement(db.dialect, "UPDATE users SET last_sign_in_at = ? WHERE id = ?");
   const qrUsed = fixedStatement(db.dialect, "UPDATE qr_codes SET last_used_at = ? WHERE id = ?");
   // PostgreSQL's lookup and reservation in one statement (see findAndReserve), compiled once.
-  const findAndReserveText = (decay: boolean) => `${PREPARED}
+  const findAndReserveStatement = reservationStatement<
+    UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null }
+  >(
+    db.dialect,
+    "COALESCE((SELECT ? || id FROM found), ?)",
+    (reservation) => `${PREPARED}
       WITH found AS (
         SELECT ${USER_WITH_PIN_SELECT} FROM users LEFT JOIN pin_credentials p ON p.user_id = users.id
         WHERE users.upn_key = ?
       ),
-      reserved AS (${reserveText("COALESCE((SELECT ? || id FROM found), ?)", decay)})
+      reserved AS (${reservation})
       SELECT found.*, found.id AS found_id, (SELECT failed_count FROM reserved) AS reserved_failed_count
-      FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`;
+      FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`,
+  );
   // PostgreSQL's writes of a success in one statement (see recordVerified), prepared once per connection.
   const verifiedOnPostgres = fixedStatement(
     db.dialect,
     `${PREPARED}
-    WITH counter AS (
-      UPDATE lockout_counters
-      SET pending = GREATEST(pending - 1, 0), failed_count = GREATEST(failed_count - ?, 0), lock_count = 0
-      WHERE subject = ?
-      RETURNING subject
-    ),
+    WITH counter AS (${successText("postgres")} RETURNING subject),
     signed_in AS (UPDATE users SET last_sign_in_at = ? WHERE id = ? RETURNING id),
     checked AS (
       UPDATE pin_credentials SET policy_version = ?::integer
@@ -62,9 +64,6 @@ export const createSignInsRepo = (db: Db) => {
     used AS (UPDATE qr_codes SET last_used_at = ? WHERE id = ?::text RETURNING id)
     INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`,
   );
-  type FoundAndReserved = UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null };
-  const findAndReserveWithoutDecay = fixedStatement<FoundAndReserved>(db.dialect, findAndReserveText(false));
-  const findAndReserveWithDecay = fixedStatement<FoundAndReserved>(db.dialect, findAndReserveText(true));
   return {
     /**
      * PostgreSQL only: finds the user and their credential and reserves a guess on their counter (the
@@ -82,9 +81,11 @@ export const createSignInsRepo = (db: Db) => {
       subject: string;
       failedCount: number | undefined;
     }> {
-      const statement = rules.decaySeconds > 0 ? findAndReserveWithDecay : findAndReserveWithoutDecay;
       const { rows } = await db.kysely.executeQuery(
-        statement(upnKey(upn), ...reserveValues([knownPrefix, unknownSubject], now, rules)),
+        findAndReserveStatement(rules)(
+          upnKey(upn),
+          ...reserveValues([knownPrefix, unknownSubject], now, rules),
+        ),
       );
       const row = rows[0];
       const found = row && row.found_id !== null ? userWithPinFromRow(row) : undefined;
