@@ -69,9 +69,9 @@ const reserveText = (subjectSql: string, decay: boolean): string => {
 };
 
 /**
- * The fixed reservation statement, chosen by `rules` (with or without a decay time): `wrap` builds the whole statement around the
- * reservation's text (by default the reservation alone). Bind it with `reserveValues`, after the
- * values of whatever `wrap` puts before the reservation.
+ * The fixed reservation statement, chosen by `rules` (with or without a decay time). `wrap` builds
+ * the whole statement around the reservation's text (by default the reservation alone). Bind it with
+ * `reserveValues`, after the values of whatever `wrap` puts before the reservation.
  */
 export const reservationStatement = <Row>(
   dialect: Dialect,
