@@ -153,15 +153,15 @@ describe("admin portal", () => {
     await shots(admin, "users");
     await admin.getByRole("link", { name: "Lee Locked" }).click();
     await admin.getByTestId("pin-description").waitFor(WAIT);
-    expect(await admin.locator(".badge").first().textContent()).toBe("Account Lockout");
-    expect(await admin.getByTestId("pin-description").textContent()).toMatch(
-      /^Locked after 10 wrong PINs at \d+ \w+ 20\d\d, \d\d:\d\d UTC; unlocks automatically at /,
-    );
+    await expect.poll(() => admin.locator(".badge").first().textContent(), WAIT).toBe("Account Lockout");
+    await expect
+      .poll(() => admin.getByTestId("pin-description").textContent(), WAIT)
+      .toMatch(/^Locked after 10 wrong PINs at \d+ \w+ 20\d\d, \d\d:\d\d UTC; unlocks automatically at /);
     // Lee has no email or phone: no recovery link button, and the page says why.
-    expect(await admin.getByRole("button", { name: "Send recovery link" }).count()).toBe(0);
-    expect(await admin.getByTestId("recovery-reason").textContent()).toContain(
-      "They have no email address or mobile number on file",
-    );
+    await expect.poll(() => admin.getByRole("button", { name: "Send recovery link" }).count(), WAIT).toBe(0);
+    await expect
+      .poll(() => admin.getByTestId("recovery-reason").textContent(), WAIT)
+      .toContain("They have no email address or mobile number on file");
     await shots(admin, "user-locked");
 
     await admin.getByRole("button", { name: "Unblock PIN" }).click();
@@ -169,9 +169,9 @@ describe("admin portal", () => {
     expect(await resultText(admin)).toContain("PIN unblocked.");
     await expect.poll(() => admin.locator(".badge").first().textContent(), WAIT).toBe("Steady State");
     // The Unblock button is gone: focus is on the result, not lost on the page.
-    expect(await admin.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe(
-      "action-result",
-    );
+    await expect
+      .poll(() => admin.evaluate(() => document.activeElement?.getAttribute("data-testid")), WAIT)
+      .toBe("action-result");
 
     await admin.getByRole("button", { name: "Reset PIN" }).click();
     const dialog = admin.getByRole("dialog");
@@ -180,11 +180,15 @@ describe("admin portal", () => {
     await expect
       .poll(() => dialog.locator('[data-testid="pin-checks"] li[data-state="bad"]').count(), WAIT)
       .toBeGreaterThan(0);
-    expect(await dialog.getByTestId("pin-checks").textContent()).toContain("At least 6 characters");
+    await expect
+      .poll(() => dialog.getByTestId("pin-checks").textContent(), WAIT)
+      .toContain("At least 6 characters");
     await shots(admin, "reset-dialog");
     await dialog.getByRole("button", { name: "Reset PIN" }).click();
     // Refused on the page before any request: the PIN field keeps the focus and says why.
-    expect(await dialog.locator('[data-testid="pin-checks"]').textContent()).toMatch(/shorter|at least/i);
+    await expect
+      .poll(() => dialog.locator('[data-testid="pin-checks"]').textContent(), WAIT)
+      .toMatch(/shorter|at least/i);
     await dialog.getByLabel("New PIN", { exact: true }).fill("604918");
     await dialog.getByLabel("Type it again").fill("604917");
     await dialog.getByRole("button", { name: "Reset PIN" }).click();
@@ -237,13 +241,15 @@ describe("admin portal", () => {
     const dialog = admin.getByRole("dialog");
     await dialog.getByLabel("Badge PIN", { exact: true }).fill("4829");
     // The badge's own rules: digits only, at least the badge PIN length.
-    expect(await dialog.getByTestId("pin-checks").textContent()).toContain("8 to 20 characters");
+    await expect
+      .poll(() => dialog.getByTestId("pin-checks").textContent(), WAIT)
+      .toContain("8 to 20 characters");
     await dialog.getByLabel("Badge PIN", { exact: true }).fill("48291573");
     await dialog.getByLabel("Type it again").fill("48291573");
     await dialog.getByRole("button", { name: "Create QR badge" }).click();
     expect(await resultText(admin)).toContain("QR badge created for Pat Plain. Print it now");
     await admin.getByTestId("badge-print").waitFor(WAIT);
-    expect(await admin.getByTestId("badge-print").textContent()).toContain("Pat Plain");
+    await expect.poll(() => admin.getByTestId("badge-print").textContent(), WAIT).toContain("Pat Plain");
     await admin.emulateMedia({ media: "print" });
     await screenshot(admin, "admin-qr-badge-print");
     await admin.emulateMedia({ media: "screen" });
@@ -282,13 +288,13 @@ describe("admin portal", () => {
     await admin.goto(served.url("/admin/policies"));
     const rules = admin.getByTestId("policy-pin-rules");
     await rules.getByLabel("Minimum length").fill("8");
-    expect(await rules.getByRole("button", { name: "Save" }).isDisabled()).toBe(true);
+    await expect.poll(() => rules.getByRole("button", { name: "Save" }).isDisabled(), WAIT).toBe(true);
     await rules.getByRole("button", { name: "Preview the effect" }).click();
     await rules.getByText("What this change does").waitFor(WAIT);
-    expect(await rules.getByText("PIN length: 8 to 127 characters.").count()).toBe(1);
-    expect(await rules.getByTestId("pins-not-compliant").textContent()).toMatch(
-      /^PINs that no longer comply: \d+$/,
-    );
+    await expect.poll(() => rules.getByText("PIN length: 8 to 127 characters.").count(), WAIT).toBe(1);
+    await expect
+      .poll(() => rules.getByTestId("pins-not-compliant").textContent(), WAIT)
+      .toMatch(/^PINs that no longer comply: \d+$/);
     await shots(admin, "policies-preview");
     await rules.getByRole("button", { name: "Save" }).click();
     await rules.getByText("Saved").waitFor(WAIT);
@@ -317,11 +323,13 @@ describe("admin portal", () => {
     await admin.getByLabel("Action").selectOption({ label: "Temporary PIN issued" });
     await admin.getByRole("button", { name: "Filter", exact: true }).click();
     await expect.poll(() => table.locator('tr[data-action="pin.unblock"]').count(), WAIT).toBe(0);
-    expect(await table.locator('tr[data-action="pin.resetTemporary"]').count()).toBeGreaterThan(0);
+    await expect
+      .poll(() => table.locator('tr[data-action="pin.resetTemporary"]').count(), WAIT)
+      .toBeGreaterThan(0);
     expect(
       await table.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-actor"))),
     ).toEqual(expect.arrayContaining(["user:root@contoso.com"]));
-    expect(await table.textContent()).toContain("Temporary PIN issued");
+    await expect.poll(() => table.textContent(), WAIT).toContain("Temporary PIN issued");
     await shots(admin, "audit");
     // A day before anything happened: nothing matches.
     await admin.getByLabel("To (day, UTC)").fill("2001-01-01");
@@ -368,8 +376,8 @@ describe("admin portal", () => {
     // Entra's rule: an Authentication Administrator neither reads nor manages a privileged admin's methods.
     await hd.getByText("Your role does not allow this action on this user.").waitFor(WAIT);
     await hd.getByText("Ask a Privileged Authentication Administrator").waitFor(WAIT);
-    expect(await hd.getByRole("button", { name: "Reset PIN" }).count()).toBe(0);
-    expect(await hd.getByRole("button", { name: "Unblock PIN" }).count()).toBe(0);
+    await expect.poll(() => hd.getByRole("button", { name: "Reset PIN" }).count(), WAIT).toBe(0);
+    await expect.poll(() => hd.getByRole("button", { name: "Unblock PIN" }).count(), WAIT).toBe(0);
     // The server refuses regardless of the page.
     expect(await apiStatus(hd, `/portal/api/admin/users/${boss.id}/pin/temporary`)).toBe(403);
     expect(await apiStatus(hd, `/portal/api/admin/users/${boss.id}/pin/unblock`)).toBe(403);
@@ -398,11 +406,13 @@ describe("admin portal", () => {
     await expectSignedIn(reader);
     await reader.goto(served.url(`/admin/users/${boss.id}`));
     await reader.getByTestId("manage-reason").waitFor(WAIT);
-    expect(await reader.getByTestId("manage-reason").textContent()).toBe(
-      "Your role (Global Reader) can view Big Boss but not change their PIN or methods (they are Global Administrator). Ask a Privileged Authentication Administrator or a Global Administrator.",
-    );
-    expect(await reader.getByRole("button", { name: "Unblock PIN" }).count()).toBe(0);
-    expect(await reader.getByRole("button", { name: "Reset PIN" }).count()).toBe(0);
+    await expect
+      .poll(() => reader.getByTestId("manage-reason").textContent(), WAIT)
+      .toBe(
+        "Your role (Global Reader) can view Big Boss but not change their PIN or methods (they are Global Administrator). Ask a Privileged Authentication Administrator or a Global Administrator.",
+      );
+    await expect.poll(() => reader.getByRole("button", { name: "Unblock PIN" }).count(), WAIT).toBe(0);
+    await expect.poll(() => reader.getByRole("button", { name: "Reset PIN" }).count(), WAIT).toBe(0);
     expect(await apiStatus(reader, `/portal/api/admin/users/${boss.id}/pin/unblock`)).toBe(403);
     await shots(reader, "user-read-only");
     await reader.goto(served.url("/admin/policies"));
@@ -410,7 +420,7 @@ describe("admin portal", () => {
     expect(
       await reader.getByTestId("policy-lockout").getByLabel("Wrong PINs before lockout").isDisabled(),
     ).toBe(true);
-    expect(await reader.getByRole("button", { name: "Preview the effect" }).count()).toBe(0);
+    await expect.poll(() => reader.getByRole("button", { name: "Preview the effect" }).count(), WAIT).toBe(0);
     expect(
       await apiStatus(
         reader,

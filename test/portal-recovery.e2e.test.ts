@@ -48,7 +48,7 @@ describe.each(dialects)(
       // The way out is on the sign-in page itself, and keeps what was typed.
       await page.getByRole("link", { name: "Forgot your PIN?" }).click();
       await page.getByRole("heading", { level: 1, name: "Forgot your PIN?" }).waitFor();
-      expect(await page.getByLabel("User name").inputValue()).toBe(upn);
+      await expect.poll(() => page.getByLabel("User name").inputValue(), WAIT).toBe(upn);
       await page.getByRole("button", { name: "Next" }).click();
       await page.getByRole("radio").first().waitFor();
     };
@@ -109,13 +109,21 @@ describe.each(dialects)(
       await expect.poll(() => sent.textContent(), WAIT).toContain("Accepted by the mail server.");
       // Alternatives are there before anything goes wrong, resend on a visible countdown.
       const resend = page.getByTestId("resend");
-      expect(await resend.getByRole("button", { name: "Send a new code" }).isDisabled()).toBe(true);
-      expect(await resend.textContent()).toMatch(/available in [01]:\d\d/);
+      await expect
+        .poll(() => resend.getByRole("button", { name: "Send a new code" }).isDisabled(), WAIT)
+        .toBe(true);
+      await expect.poll(() => resend.textContent(), WAIT).toMatch(/available in [01]:\d\d/);
       // Switching to the phone is not held up by the email's countdown.
-      expect(await page.getByRole("button", { name: "Use your phone instead" }).isVisible()).toBe(true);
-      expect(await page.getByRole("button", { name: "Use your phone instead" }).isDisabled()).toBe(false);
-      expect(await page.getByRole("link", { name: "Emergency Access" }).isVisible()).toBe(true);
-      expect(await page.getByText(HELPDESK).isVisible()).toBe(true);
+      await expect
+        .poll(() => page.getByRole("button", { name: "Use your phone instead" }).isVisible(), WAIT)
+        .toBe(true);
+      await expect
+        .poll(() => page.getByRole("button", { name: "Use your phone instead" }).isDisabled(), WAIT)
+        .toBe(false);
+      await expect
+        .poll(() => page.getByRole("link", { name: "Emergency Access" }).isVisible(), WAIT)
+        .toBe(true);
+      await expect.poll(() => page.getByText(HELPDESK).isVisible(), WAIT).toBe(true);
       await screenshot(page, "forgot-sent");
 
       await page.getByLabel("Code from the email").fill("00000000");
@@ -134,7 +142,7 @@ describe.each(dialects)(
 
       // From the confirmation straight to sign-in, the user name already filled in.
       await page.getByRole("link", { name: "Sign in" }).click();
-      expect(await page.getByLabel("User name").inputValue()).toBe(ANA);
+      await expect.poll(() => page.getByLabel("User name").inputValue(), WAIT).toBe(ANA);
       await page.getByRole("button", { name: "Next" }).click();
       await page.getByLabel("PIN", { exact: true }).fill("620591");
       await page.getByRole("button", { name: "Continue" }).click();
@@ -164,7 +172,9 @@ describe.each(dialects)(
       await page.getByLabel("Code from the email").fill(code);
       await page.getByRole("button", { name: "Continue" }).click();
       await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toContain("No tries left.");
-      expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Forgot your PIN?");
+      await expect
+        .poll(() => page.getByRole("heading", { level: 1 }).textContent(), WAIT)
+        .toBe("Forgot your PIN?");
     });
 
     it("seed 000: the mail provider refuses the code — the page says so, with the reason and the ways out", async () => {
@@ -174,17 +184,21 @@ describe.each(dialects)(
       const status = page.getByTestId("delivery-status");
       await expect.poll(() => status.getAttribute("data-status"), WAIT).toBe("retrying");
       await expect.poll(() => status.textContent(), WAIT).toContain("550");
-      expect(await status.textContent()).toMatch(
-        /Not delivered yet — PinDesk tries again at \d\d:\d\d\.Attempt 1 of 5 failed: 550 5\.1\.1 mailbox unavailable\./,
-      );
-      expect(await status.textContent()).toContain("you are not stuck");
-      expect(await page.getByRole("link", { name: "Emergency Access" }).isVisible()).toBe(true);
-      expect(await page.getByText(HELPDESK).isVisible()).toBe(true);
+      await expect
+        .poll(() => status.textContent(), WAIT)
+        .toMatch(
+          /Not delivered yet — PinDesk tries again at \d\d:\d\d\.Attempt 1 of 5 failed: 550 5\.1\.1 mailbox unavailable\./,
+        );
+      await expect.poll(() => status.textContent(), WAIT).toContain("you are not stuck");
+      await expect
+        .poll(() => page.getByRole("link", { name: "Emergency Access" }).isVisible(), WAIT)
+        .toBe(true);
+      await expect.poll(() => page.getByText(HELPDESK).isVisible(), WAIT).toBe(true);
       await screenshot(page, "forgot-delivery-failed");
 
       await page.getByRole("link", { name: "Emergency Access" }).click();
       await page.getByRole("heading", { level: 1, name: "Emergency Access" }).waitFor();
-      expect(await page.getByLabel("User name").inputValue()).toBe(MW);
+      await expect.poll(() => page.getByLabel("User name").inputValue(), WAIT).toBe(MW);
     });
 
     it("Emergency Access: registered answers, then questions → method → new PIN → PIN changed", async () => {
@@ -199,7 +213,7 @@ describe.each(dialects)(
       const questions = page.getByLabel("Question", { exact: true });
       const registered: Record<string, string> = {};
       // Five registered; each Emergency Access asks three of them, at random.
-      expect(await answers.count()).toBe(5);
+      await expect.poll(() => answers.count(), WAIT).toBe(5);
       for (let i = 0; i < 5; i++) {
         const text = (await questions.nth(i).locator("option:checked").textContent()) ?? "";
         registered[text] = ["Escola da Ponte", "Porto", "Vespa", "Rita", "Rua Direita"][i] as string;
@@ -218,7 +232,7 @@ describe.each(dialects)(
       await page.getByRole("button", { name: "Next" }).click();
       await page.locator("input[name^=answer-]").first().waitFor();
       const asked = page.locator("input[name^=answer-]");
-      expect(await asked.count()).toBe(3);
+      await expect.poll(() => asked.count(), WAIT).toBe(3);
       for (let i = 0; i < 3; i++) {
         const id = (await asked.nth(i).getAttribute("id")) ?? "";
         const question = (await page.locator(`label[for="${id}"]`).textContent()) ?? "";
@@ -231,7 +245,9 @@ describe.each(dialects)(
       await screenshot(page, "emergency-method");
       await page.getByRole("button", { name: "Continue" }).click();
       await setNewPin("739104", "Change PIN");
-      expect(await page.getByTestId("pin-changed").textContent()).toContain("PIN changed for: PIN.");
+      await expect
+        .poll(() => page.getByTestId("pin-changed").textContent(), WAIT)
+        .toContain("PIN changed for: PIN.");
       await screenshot(page, "emergency-pin-changed");
       expect((await portal.t.services.pins.verify(cliContext, ANA, "739104")).result).toBe("success");
     });
@@ -253,7 +269,7 @@ describe.each(dialects)(
         await expect
           .poll(() => step.textContent(), WAIT)
           .toContain("Your organisation's PIN rules changed on 25 May.");
-        expect(await step.textContent()).toContain("at least 8");
+        await expect.poll(() => step.textContent(), WAIT).toContain("at least 8");
         await screenshot(page, "policy-change");
         await page.getByLabel("New PIN", { exact: true }).fill("5719384");
         await expect.poll(() => page.getByTestId("pin-checks").textContent(), WAIT).toContain("at least 8");

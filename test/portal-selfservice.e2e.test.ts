@@ -79,9 +79,9 @@ describe("self-service portal in Chromium", () => {
     await page.getByRole("button", { name: "Next" }).click();
     // Before the PIN nothing about the account is shown: the same "Step 1: PIN" for every user name.
     await expect.poll(() => page.getByTestId("step-progress").textContent(), WAIT).toBe("Step 1: PIN");
-    expect(await page.getByTestId("later-steps").textContent()).toBe(
-      "If your organisation asks for more than a PIN, the next steps appear after it.",
-    );
+    await expect
+      .poll(() => page.getByTestId("later-steps").textContent(), WAIT)
+      .toBe("If your organisation asks for more than a PIN, the next steps appear after it.");
     await screenshot(page, "signin-pin");
 
     await enterPin("111119");

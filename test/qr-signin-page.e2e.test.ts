@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
 import { CHROMIUM_ARGS, launchBrowser, newPage, type PortalInstance, startPortal } from "./helpers/portal.ts";
 
+const WAIT = { timeout: 10_000 };
+
 const DAY = 86_400_000;
 
 /** A Y4M video (what Chromium's fake camera plays) showing the QR code of `text`, black on white. */
@@ -78,11 +80,13 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
   };
 
   const scanStepIsClear = async (page: Page) => {
-    expect(await page.getByRole("heading", { name: "Scan your badge" }).isVisible()).toBe(true);
-    expect(await page.getByLabel("Badge code").inputValue()).toBe("");
-    expect(await page.getByLabel("PIN", { exact: true }).inputValue()).toBe("");
-    expect(await page.getByLabel("New PIN", { exact: true }).inputValue()).toBe("");
-    expect(await page.locator("#idle").isVisible()).toBe(false);
+    await expect
+      .poll(() => page.getByRole("heading", { name: "Scan your badge" }).isVisible(), WAIT)
+      .toBe(true);
+    await expect.poll(() => page.getByLabel("Badge code").inputValue(), WAIT).toBe("");
+    await expect.poll(() => page.getByLabel("PIN", { exact: true }).inputValue(), WAIT).toBe("");
+    await expect.poll(() => page.getByLabel("New PIN", { exact: true }).inputValue(), WAIT).toBe("");
+    await expect.poll(() => page.locator("#idle").isVisible(), WAIT).toBe(false);
   };
 
   it("forgets the last person after 60 s without activity at the PIN step, with a visible countdown", async () => {
@@ -90,7 +94,7 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
     const { page } = await newPage(browser, { width: 390, height: 844 });
     await page.clock.install();
     await page.goto(`${portal.baseUrl}/signin/qr`);
-    expect(await page.locator("#idle").isVisible()).toBe(false);
+    await expect.poll(() => page.locator("#idle").isVisible(), WAIT).toBe(false);
     await page.getByLabel("Badge code").fill(badge);
     await page.getByRole("button", { name: "Continue" }).click();
     await page.getByLabel("PIN", { exact: true }).fill("4829");
@@ -102,7 +106,9 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
     // Typing counts as activity and starts the minute again.
     await page.getByLabel("PIN", { exact: true }).press("1");
     await page.clock.runFor(45_000);
-    expect(await page.getByRole("heading", { name: "Enter your PIN" }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole("heading", { name: "Enter your PIN" }).isVisible(), WAIT)
+      .toBe(true);
     expect(Math.abs((await left()) - 15)).toBeLessThanOrEqual(1);
     await page.clock.runFor(16_000);
     await scanStepIsClear(page);
@@ -118,15 +124,17 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
     await page.getByLabel("PIN", { exact: true }).fill(pin);
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByRole("heading", { name: "Set a new PIN" }).isVisible()).toBe(true);
-    expect(await page.locator("#change-reason").textContent()).toBe(
-      "Your help desk set this PIN for you. Choose your own PIN now.",
-    );
+    await expect
+      .poll(() => page.locator("#change-reason").textContent(), WAIT)
+      .toBe("Your help desk set this PIN for you. Choose your own PIN now.");
     await page.getByLabel("New PIN", { exact: true }).fill("73016482");
     await page.clock.runFor(61_000);
     await scanStepIsClear(page);
     // The next person's PIN is not sent with the last person's token: the page asks for a badge first.
     await page.getByRole("button", { name: "Continue" }).click();
-    expect(await page.locator("#live").textContent()).toBe("Scan your badge or paste its code first.");
+    await expect
+      .poll(() => page.locator("#live").textContent(), WAIT)
+      .toBe("Scan your badge or paste its code first.");
   });
 
   it("refuses a pasted code that is not a badge before asking for the PIN, and clears it", async () => {
@@ -136,16 +144,22 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
     for (const wrong of ["hello", "pindesk:qr:1:not-a-code", badge.slice(0, -12).replace(/:[^:]*$/, "")]) {
       await page.getByLabel("Badge code").fill(wrong);
       await page.getByRole("button", { name: "Continue" }).click();
-      expect(await page.locator("#live").textContent()).toBe(
-        "That is not a badge code. Scan your badge again, or paste the whole code your help desk gave you.",
-      );
-      expect(await page.getByLabel("Badge code").inputValue()).toBe("");
-      expect(await page.getByRole("heading", { name: "Enter your PIN" }).isVisible()).toBe(false);
+      await expect
+        .poll(() => page.locator("#live").textContent(), WAIT)
+        .toBe(
+          "That is not a badge code. Scan your badge again, or paste the whole code your help desk gave you.",
+        );
+      await expect.poll(() => page.getByLabel("Badge code").inputValue(), WAIT).toBe("");
+      await expect
+        .poll(() => page.getByRole("heading", { name: "Enter your PIN" }).isVisible(), WAIT)
+        .toBe(false);
     }
     // The base64 rawContent from Graph is accepted as well as the decoded text.
     await page.getByLabel("Badge code").fill(Buffer.from(badge).toString("base64"));
     await page.getByRole("button", { name: "Continue" }).click();
-    expect(await page.getByRole("heading", { name: "Enter your PIN" }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole("heading", { name: "Enter your PIN" }).isVisible(), WAIT)
+      .toBe(true);
   });
 
   it("reads the badge through the camera with the bundled decoder, then signs in", async () => {
@@ -175,7 +189,7 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
       await page.getByRole("button", { name: "Use the camera" }).click();
       await expect.poll(() => page.getByText(`Badge of ${upn}`).isVisible(), { timeout: 15_000 }).toBe(true);
       expect(scripts).toContain("/signin/qr/jsqr.js");
-      expect(await page.locator("#camera").isVisible()).toBe(false);
+      await expect.poll(() => page.locator("#camera").isVisible(), WAIT).toBe(false);
       await page.getByLabel("PIN", { exact: true }).fill(pin);
       await page.getByRole("button", { name: "Sign in" }).click();
       await expect.poll(() => page.getByRole("heading", { name: "Set a new PIN" }).isVisible()).toBe(true);
@@ -195,10 +209,12 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
       await page.goto(`${portal.baseUrl}/signin/qr`);
       await page.getByRole("button", { name: "Use the camera" }).click();
       await expect.poll(() => page.getByRole("button", { name: "Stop the camera" }).isVisible()).toBe(true);
-      expect(await page.locator("#camera").isVisible()).toBe(true);
+      await expect.poll(() => page.locator("#camera").isVisible(), WAIT).toBe(true);
       await page.getByRole("button", { name: "Stop the camera" }).click();
-      expect(await page.locator("#camera").isVisible()).toBe(false);
-      expect(await page.getByRole("button", { name: "Use the camera" }).isVisible()).toBe(true);
+      await expect.poll(() => page.locator("#camera").isVisible(), WAIT).toBe(false);
+      await expect
+        .poll(() => page.getByRole("button", { name: "Use the camera" }).isVisible(), WAIT)
+        .toBe(true);
       expect(
         await page.evaluate(() => (document.getElementById("camera") as HTMLVideoElement).srcObject),
       ).toBe(null);

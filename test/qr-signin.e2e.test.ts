@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
 import { launchBrowser, newPage, type PortalInstance, screenshot, startPortal } from "./helpers/portal.ts";
 
+const WAIT = { timeout: 10_000 };
+
 describe("QR sign-in page", () => {
   let portal: PortalInstance;
   let browser: Browser;
@@ -45,7 +47,9 @@ describe("QR sign-in page", () => {
     await screenshot(page, "qr-2-pin");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByRole("heading", { name: "Set a new PIN" }).isVisible()).toBe(true);
-    expect(await page.getByText("You signed in with a temporary PIN").isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByText("You signed in with a temporary PIN").isVisible(), WAIT)
+      .toBe(true);
 
     await page.getByLabel("New PIN", { exact: true }).fill("1234");
     await page.getByLabel("Type the new PIN again").fill("1234");
