@@ -15,7 +15,7 @@ import { adminSearchRows } from "./admin-search.ts";
 import { measureRawVerify } from "./argon2.ts";
 import { benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
-import { createLeanClient, serialiseRequest } from "./lean-client.ts";
+import { createLeanClient, loadFromThread, serialiseRequest } from "./lean-client.ts";
 import { closedLoop, pairedRounds, warmUp } from "./load.ts";
 
 const nullStream = () => {
@@ -113,24 +113,18 @@ export const runExtras = async (
     const client = createHttpClient(x.address, { maxSockets: concurrency });
     const token = await fetchAppToken(client, { clientId, clientSecret });
     const auth = { headers: { authorization: token } };
-    // The load goes through the lean client (see lean-client.ts): with node:http's client the
-    // benchmark would mostly measure its own client.
-    const lean = await createLeanClient(x.address, concurrency);
-    const healthRequest = serialiseRequest("GET", "/health", {});
-    const health = async (_n: number, lane: number) =>
-      (await lean.send(lane, healthRequest)).status === 200 ? true : "health failed";
+    // The load goes through the lean client (see lean-client.ts), from a thread of its own: these
+    // requests cost less than the event loop can serve, so a client on the server's own event loop
+    // would take about half of what is measured.
     const warmup = { warmupMs: options.warmupMs, requests: options.warmupRequests };
-    await warmUp(concurrency, warmup, health);
-    const healthLoad = await closedLoop(concurrency, options.durationMs, health);
-    const graphRequests = ids.map((id) =>
-      serialiseRequest("GET", `/v1.0/users/${id}/authentication/qrCodePinMethod`, auth.headers),
+    const load = (requests: readonly Buffer[]) =>
+      loadFromThread({ address: x.address, requests, concurrency, durationMs: options.durationMs, warmup });
+    const healthLoad = await load([serialiseRequest("GET", "/health", {})]);
+    const graph = await load(
+      ids.map((id) =>
+        serialiseRequest("GET", `/v1.0/users/${id}/authentication/qrCodePinMethod`, auth.headers),
+      ),
     );
-    const graphOp = async (n: number, lane: number): Promise<true | string> => {
-      const res = await lean.send(lane, graphRequests[n % users] as Buffer);
-      return res.status === 200 ? true : `status ${res.status}`;
-    };
-    await warmUp(concurrency, warmup, graphOp);
-    const graph = await closedLoop(concurrency, options.durationMs, graphOp);
     rows.push({
       name: "Graph GET qrCodePinMethod, sqlite",
       value: `${graph.perSecond.toFixed(0)} /s`,
@@ -139,6 +133,8 @@ export const runExtras = async (
       target: ">= 5000 /s",
       result: graph.perSecond >= 5000 ? "ok" : "WARN",
     });
+    if (healthLoad.failed > 0)
+      warnings.push(`GET /health: ${healthLoad.failed} failed (${healthLoad.failures.join("; ")})`);
     if (graph.failed > 0)
       warnings.push(`Graph GET qrCodePinMethod: ${graph.failed} failed (${graph.failures.join("; ")})`);
     if (graph.perSecond < 5000)
@@ -177,6 +173,9 @@ export const runExtras = async (
     const qrRequests = badges.map((badge) =>
       serialiseRequest("POST", "/api/v1/signin/qr", {}, { qrCode: badge.raw, pin: badge.pin }),
     );
+    // Sign-in is bound by the cores, not by the event loop: its client stays in this process, as for
+    // the verify API, so both sides of the ratio see the same machine.
+    const lean = await createLeanClient(x.address, inFlight);
     const qrOp = async (n: number, lane: number): Promise<true | string> => {
       const res = await lean.send(lane, qrRequests[n % qrRequests.length] as Buffer);
       return res.status === 200 ? true : `status ${res.status}: ${res.body.toString("utf8").slice(0, 80)}`;

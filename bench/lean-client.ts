@@ -6,6 +6,8 @@
  * beside it), which would make the benchmark measure its own client.
  */
 import net from "node:net";
+import { Worker } from "node:worker_threads";
+import type { LoadResult } from "./load.ts";
 
 export interface LeanResponse {
   readonly status: number;
@@ -104,3 +106,29 @@ export const createLeanClient = async (address: string, lanes: number): Promise<
     },
   };
 };
+
+/**
+ * Warms up, then keeps `concurrency` of `requests` (taken in turn) in flight against `address` for
+ * `durationMs`, from a worker thread. For endpoints that cost the server less than its event loop can
+ * give, a load generator on the server's own event loop halves what is measured; a real client never
+ * runs there. Any status but 200 counts as a failure.
+ */
+export const loadFromThread = (job: {
+  address: string;
+  requests: readonly Buffer[];
+  concurrency: number;
+  durationMs: number;
+  warmup: { warmupMs: number; requests: number };
+}): Promise<LoadResult> =>
+  new Promise((resolve, reject) => {
+    // The worker registers the TypeScript loader itself: Node 20 does not carry the `--import tsx`
+    // hooks of this thread into a worker.
+    const entry = new URL("./load-worker.ts", import.meta.url).href;
+    const start = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+    const worker = new Worker(start, { eval: true, workerData: job });
+    worker.once("message", (result: LoadResult) => resolve(result));
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`the load thread exited with code ${code}`));
+    });
+  });
