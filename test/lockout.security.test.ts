@@ -2,9 +2,13 @@
  * Exact lockout: a burst of concurrent guesses, from one instance or several over the same database,
  * evaluates at most `threshold` PINs; the wait escalates, decays and expires on the clock.
  */
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../src/errors/app-error.ts";
+import { counterRules } from "../src/services/attempts.ts";
 import { cliContext } from "../src/services/context.ts";
+import { type Db, openDb } from "../src/store/db.ts";
+import { createSignInsRepo } from "../src/store/repos/sign-ins.ts";
 import {
   createTestInstance,
   dialects,
@@ -285,6 +289,55 @@ describe.each(dialects)("lockout across two instances on one %s database", (dial
     expect((counts.invalidPin ?? 0) + (counts.pinLocked ?? 0)).toBe(300);
     expect(counts.invalidPin).toBeLessThanOrEqual(9);
     expect((await hashVerifies(a)) + (await hashVerifies(b))).toBe(10);
+  });
+});
+
+describe.runIf(dialects.includes("postgres"))("the sign-in reservation's commit on postgres", () => {
+  let t: TestInstance;
+  let single: Db;
+  beforeAll(async () => {
+    t = await createTestInstance("postgres");
+    // One connection, so that every statement below runs in the same session.
+    single = openDb(t.databaseUrl, { poolSize: 1 });
+  });
+  afterAll(async () => {
+    await single?.close();
+    await t?.close();
+  });
+
+  const setting = async () =>
+    (await sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(single.kysely)).rows[0]
+      ?.synchronous_commit;
+
+  it("does not wait for the disk, and only for itself: the session's later commits still do", async () => {
+    await t.services.users.create(cliContext, { userPrincipalName: "wal@contoso.com", displayName: "Wal" });
+    await t.services.pins.set(cliContext, "wal@contoso.com", "482915");
+    await outcome(t.services.pins.verify(cliContext, "wal@contoso.com", "482915"));
+    const rules = counterRules((await t.services.policies.pinPolicy()).lockout);
+    const signIns = createSignInsRepo(single);
+    const reserve = () =>
+      signIns.findAndReserve("wal@contoso.com", "pin:", "pin-unknown:wal", Date.now(), rules);
+    const sessionDefault = await setting();
+    expect(sessionDefault).toBeDefined();
+
+    // Inside its transaction the reservation has turned synchronous commit off...
+    await sql`BEGIN`.execute(single.kysely);
+    const inside = await reserve();
+    expect(inside.failedCount).toBe(0);
+    expect(await setting()).toBe("off");
+    await sql`ROLLBACK`.execute(single.kysely);
+    // ...and the setting ends with that transaction, on its own as in autocommit.
+    expect(await setting()).toBe(sessionDefault);
+    const alone = await reserve();
+    expect(alone.failedCount).toBe(0);
+    expect(await setting()).toBe(sessionDefault);
+    // The reservation itself is committed and counted.
+    const counter = await t.db.kysely
+      .selectFrom("lockout_counters")
+      .select("pending")
+      .where("subject", "=", alone.subject)
+      .executeTakeFirstOrThrow();
+    expect(counter.pending).toBe(1);
   });
 });
 

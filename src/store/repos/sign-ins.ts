@@ -35,7 +35,12 @@ export const createSignInsRepo = (db: Db) => {
   const auditEvents = createAuditEventsRepo(db);
   const signedIn = fixedStatement(db.dialect, "UPDATE users SET last_sign_in_at = ? WHERE id = ?");
   const qrUsed = fixedStatement(db.dialect, "UPDATE qr_codes SET last_used_at = ? WHERE id = ?");
-  // PostgreSQL's lookup and reservation in one statement (see findAndReserve), compiled once.
+  // PostgreSQL's lookup and reservation in one statement (see findAndReserve), compiled once. Its own
+  // commit does not wait for the WAL to reach the disk (`set_config(…, true)`: this transaction only).
+  // Every outcome of the guess commits synchronously before anything is answered: the counted failure,
+  // the success's writes, the audit event. That commit flushes the WAL up to and past the reservation,
+  // so no answer ever rests on a reservation a crash could take back; a crash before it loses only a
+  // guess that was never answered. It saves one disk flush per sign-in.
   const findAndReserveStatement = reservationStatement<
     UserWithPinRow & { found_id: string | null; reserved_failed_count: number | null }
   >(
@@ -47,7 +52,8 @@ export const createSignInsRepo = (db: Db) => {
         WHERE users.upn_key = ?
       ),
       reserved AS (${reservation})
-      SELECT found.*, found.id AS found_id, (SELECT failed_count FROM reserved) AS reserved_failed_count
+      SELECT found.*, found.id AS found_id, (SELECT failed_count FROM reserved) AS reserved_failed_count,
+        set_config('synchronous_commit', 'off', true) AS commit_mode
       FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`,
   );
   // PostgreSQL's writes of a success in one statement (see recordVerified), prepared once per connection.
