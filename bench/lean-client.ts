@@ -111,8 +111,7 @@ export const createLeanClient = async (address: string, lanes: number): Promise<
  * Warms up, then keeps `concurrency` of `requests` (taken in turn) in flight against `address` for
  * `durationMs`, from a worker thread. For endpoints that cost the server less than its event loop can
  * give, a load generator on the server's own event loop takes a large share of what is measured (about
- * 40 % of `/health` here); a real client never
- * runs there. Any status but 200 counts as a failure.
+ * 40 % of `/health` here); a real client never runs there. Any status but 200 counts as a failure.
  */
 export const loadFromThread = (job: {
   address: string;
