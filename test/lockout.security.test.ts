@@ -46,6 +46,21 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     await t.services.users.create(cliContext, { userPrincipalName: upn, displayName: upn });
     await t.services.pins.set(cliContext, upn, pin);
   };
+  const wrongPins = async (upn: string, times: number) => {
+    for (let i = 0; i < times; i++) await outcome(t.services.pins.verify(cliContext, upn, "999991"));
+  };
+  /** Runs `body` under a changed lockout policy, then puts the default policy back. */
+  const underLockout = async (
+    lockout: { mode?: "permanent"; threshold?: number; decaySeconds?: number },
+    body: () => Promise<void>,
+  ) => {
+    await t.services.policies.update(cliContext, { lockout });
+    try {
+      await body();
+    } finally {
+      await t.services.policies.reset(cliContext);
+    }
+  };
 
   it("500 concurrent wrong PINs over HTTP: exactly threshold evaluated, the rest refused as locked", async () => {
     await addUser("burst@contoso.com", "482915");
@@ -113,7 +128,7 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     for (let trial = 0; trial < 12; trial++) {
       const upn = `race${trial}@contoso.com`;
       await addUser(upn, "482915");
-      for (let i = 0; i < 8; i++) await outcome(t.services.pins.verify(cliContext, upn, "999991"));
+      await wrongPins(upn, 8);
       const [wrong, right] = await Promise.all([
         outcome(t.services.pins.verify(cliContext, upn, "999993")),
         outcome(t.services.pins.verify(cliContext, upn, "482915")),
@@ -184,11 +199,9 @@ describe.each(dialects)("lockout on %s", (dialect) => {
   });
 
   it("permanent mode stays locked until an admin unblocks", async () => {
-    await t.services.policies.update(cliContext, { lockout: { mode: "permanent", threshold: 3 } });
-    try {
+    await underLockout({ mode: "permanent", threshold: 3 }, async () => {
       await addUser("perm@contoso.com", "482915");
-      for (let i = 0; i < 3; i++)
-        await outcome(t.services.pins.verify(cliContext, "perm@contoso.com", "999991"));
+      await wrongPins("perm@contoso.com", 3);
       t.clock.advance(365 * 86_400_000);
       let err: unknown;
       try {
@@ -201,17 +214,13 @@ describe.each(dialects)("lockout on %s", (dialect) => {
       expect((err as AppError).details.lockedUntil).toBeNull();
       await t.services.pins.unblock(cliContext, "perm@contoso.com");
       expect(await outcome(t.services.pins.verify(cliContext, "perm@contoso.com", "482915"))).toBe("success");
-    } finally {
-      await t.services.policies.reset(cliContext);
-    }
+    });
   });
 
   it("failures older than the decay time stop counting", async () => {
-    await t.services.policies.update(cliContext, { lockout: { decaySeconds: 300 } });
-    try {
+    await underLockout({ decaySeconds: 300 }, async () => {
       await addUser("decay@contoso.com", "482915");
-      for (let i = 0; i < 5; i++)
-        await outcome(t.services.pins.verify(cliContext, "decay@contoso.com", "999991"));
+      await wrongPins("decay@contoso.com", 5);
       expect((await t.services.pins.status("decay@contoso.com")).attemptsRemaining).toBe(5);
       t.clock.advance(301_000);
       expect((await t.services.pins.status("decay@contoso.com")).attemptsRemaining).toBe(10);
@@ -222,17 +231,13 @@ describe.each(dialects)("lockout on %s", (dialect) => {
         err = e;
       }
       expect((err as AppError).details.attemptsRemaining).toBe(9);
-    } finally {
-      await t.services.policies.reset(cliContext);
-    }
+    });
   });
 
   it("with a decay time, failures still inside it leave only the places left to a burst", async () => {
-    await t.services.policies.update(cliContext, { lockout: { decaySeconds: 300 } });
-    try {
+    await underLockout({ decaySeconds: 300 }, async () => {
       await addUser("decayburst@contoso.com", "482915");
-      for (let i = 0; i < 9; i++)
-        await outcome(t.services.pins.verify(cliContext, "decayburst@contoso.com", "999991"));
+      await wrongPins("decayburst@contoso.com", 9);
       // Older than a stale reservation (30 s), younger than the decay time: the 9 failures still count.
       t.clock.advance(60_000);
       const before = await hashVerifies(t);
@@ -244,9 +249,7 @@ describe.each(dialects)("lockout on %s", (dialect) => {
       expect((await hashVerifies(t)) - before).toBe(1);
       expect(results.filter((r) => r === "invalidPin" || r === "pinLocked")).toHaveLength(40);
       expect((await t.services.pins.status("decayburst@contoso.com")).state).toBe("Account Lockout");
-    } finally {
-      await t.services.policies.reset(cliContext);
-    }
+    });
   });
 
   it("an expired temporary PIN is refused and only a new reset helps", async () => {
