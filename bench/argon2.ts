@@ -4,6 +4,7 @@
  */
 import { createHasher, OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
 import { parsePepperEnv } from "../src/crypto/keyring.ts";
+import type { CpuAccount } from "./cpu.ts";
 import { closedLoop, type LoadResult } from "./load.ts";
 
 export interface RawVerifyOptions {
@@ -11,6 +12,8 @@ export interface RawVerifyOptions {
   readonly concurrency: number;
   readonly warmupMs: number;
   readonly durationMs: number;
+  /** Counts the CPU of the measured verifies (not of the warm-up). */
+  readonly cpu?: CpuAccount;
 }
 
 export const measureRawVerify = async (options: RawVerifyOptions): Promise<LoadResult> => {
@@ -19,5 +22,6 @@ export const measureRawVerify = async (options: RawVerifyOptions): Promise<LoadR
   const stored = await hasher.hash(pin);
   const op = async (): Promise<true | string> => ((await hasher.verify(stored, pin)).ok ? true : "no match");
   await closedLoop(options.concurrency, options.warmupMs, op);
-  return closedLoop(options.concurrency, options.durationMs, op);
+  const run = () => closedLoop(options.concurrency, options.durationMs, op);
+  return options.cpu ? options.cpu.measure(run) : run();
 };

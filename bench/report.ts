@@ -70,6 +70,51 @@ const renderTable = (rows: readonly Row[]): string => {
   return [line(header), widths.map((w) => "-".repeat(w)).join("-|-"), ...rows.map(line)].join("\n");
 };
 
+/**
+ * CPU per sign-in against CPU per raw verify, over the same paired rounds: what a sign-in costs
+ * beyond its hash, and on which side (PinDesk's event loop, its other threads, the database server
+ * when it runs on this host). On a machine whose cores are saturated, the throughput ratio follows
+ * these figures.
+ */
+const cpuRows = (dialect: Dialect, result: SignInResult) => {
+  if (!result.cpu) return undefined;
+  const { raw, signIn } = result.cpu;
+  const server = dialect === "postgres" ? (signIn.postgresMs ?? 0) : 0;
+  const rawTotal = raw.eventLoopMs + raw.otherThreadsMs;
+  const total = signIn.eventLoopMs + signIn.otherThreadsMs + server;
+  const signed = (n: number) => `${n >= 0 ? "+" : "-"}${Math.abs(n).toFixed(2)} ms`;
+  const parts = [
+    `event loop ${signed(signIn.eventLoopMs - raw.eventLoopMs)}`,
+    `other threads ${signed(signIn.otherThreadsMs - raw.otherThreadsMs)}`,
+    ...(dialect === "postgres"
+      ? [
+          signIn.postgresMs === undefined
+            ? "PostgreSQL server not on this host"
+            : `PostgreSQL server +${server.toFixed(2)} ms`,
+        ]
+      : []),
+  ];
+  const row: Row = [
+    `  CPU per sign-in, ${dialect} (raw verify's beside it)`,
+    ms(total),
+    `${ms(rawTotal)} raw`,
+    (rawTotal / Math.max(total, 1e-9)).toFixed(3),
+    "",
+    parts.join(", "),
+  ];
+  const json = {
+    rawVerify: { eventLoop: round(raw.eventLoopMs), otherThreads: round(raw.otherThreadsMs) },
+    signIn: {
+      eventLoop: round(signIn.eventLoopMs),
+      otherThreads: round(signIn.otherThreadsMs),
+      ...(dialect === "postgres" && {
+        postgresServer: signIn.postgresMs === undefined ? null : round(signIn.postgresMs),
+      }),
+    },
+  };
+  return { row, json };
+};
+
 export const buildReport = (input: ReportInput): { text: string; summary: Record<string, unknown> } => {
   const { threads, baselineBefore, baselineAfter } = input;
   const warnings = [...input.warnings];
@@ -162,6 +207,8 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
         healthMet ? "ok" : "WARN",
       ],
     );
+    const cpu = cpuRows(dialect, result);
+    if (cpu) rows.push(cpu.row);
     const latencyBound = saturation ? saturation.load.perSecond / baselinePerSecond : 0;
     if (saturation) {
       // With one request per thread no hash waits for a thread, so the app's timer measures the hash
@@ -219,6 +266,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
         p99Met: healthMet,
       },
       concurrency: result.concurrency,
+      ...(cpu && { cpuMs: cpu.json }),
       ...(saturation && {
         onePerThread: {
           concurrency: saturation.concurrency,

@@ -12,6 +12,7 @@ import { buildApp } from "../src/http/app.ts";
 import { cliContext } from "../src/services/context.ts";
 import type { Metrics } from "../src/services/metrics.ts";
 import { migrateToLatest, openDb } from "../src/store/db.ts";
+import { type CpuAccount, type CpuPerOperation, cpuAccount } from "./cpu.ts";
 import { type BenchDatabase, benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, type LeanClient, serialiseRequest } from "./lean-client.ts";
@@ -45,7 +46,7 @@ export interface SignInOptions {
    * The raw argon2id baseline, measured again before each round: a shared machine drifts, so each
    * round's throughput is divided by the baseline measured right before it.
    */
-  readonly rawBaseline: () => Promise<LoadResult>;
+  readonly rawBaseline: (cpu: CpuAccount) => Promise<LoadResult>;
   readonly rounds: number;
 }
 
@@ -75,6 +76,11 @@ export interface SignInResult {
   /** Mean argon2id verify time inside the app during the window (its own histogram). */
   readonly hashMeanMs: number;
   readonly saturation?: SaturationResult;
+  /**
+   * CPU per operation over the throughput rounds (Linux only): the raw baseline's verifies and the
+   * sign-ins, each split between the event loop, the other threads and a PostgreSQL server on this host.
+   */
+  readonly cpu?: { readonly raw: CpuPerOperation; readonly signIn: CpuPerOperation };
 }
 
 const PIN = "482915";
@@ -148,9 +154,16 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
       signIn,
     );
     // Throughput rounds, nothing else running: each divided by the baseline measured just before it.
-    const paired = await pairedRounds(options.rounds, options.rawBaseline, () =>
-      closedLoop(options.concurrency, options.durationMs, signIn),
+    // The CPU each side used is read around each run, to show where a sign-in's CPU goes beyond its hash.
+    const rawCpu = cpuAccount();
+    const signInCpu = cpuAccount();
+    const paired = await pairedRounds(
+      options.rounds,
+      () => options.rawBaseline(rawCpu),
+      () => signInCpu.measure(() => closedLoop(options.concurrency, options.durationMs, signIn)),
     );
+    const rawPerVerify = rawCpu.perOperation();
+    const perSignIn = signInCpu.perOperation();
     const loads = paired.rounds.map((r) => r.load);
     const rounds: SignInRound[] = paired.rounds.map((r) => ({
       rawPerSecond: r.raw.perSecond,
@@ -190,6 +203,7 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
       hashVerifies,
       hashMeanMs: (hashSeconds * 1000) / Math.max(hashVerifies, 1),
       ...(saturation && { saturation }),
+      ...(rawPerVerify && perSignIn && { cpu: { raw: rawPerVerify, signIn: perSignIn } }),
     };
   } finally {
     client?.close();

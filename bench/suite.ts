@@ -138,8 +138,9 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
         healthGapMs: 5,
         saturationConcurrency: threads,
         rounds: options.rounds,
-        rawBaseline: () =>
+        rawBaseline: (cpu) =>
           measureRawVerify({
+            cpu,
             pepper,
             concurrency: loadConcurrency,
             warmupMs: Math.min(options.warmupMs, 500),
