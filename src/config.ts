@@ -107,7 +107,7 @@ export const loadConfig = (overrides: ConfigOverrides = {}, env: Env = process.e
     publicUrlSet: Boolean(env.PINDESK_PUBLIC_URL),
     tokenTtlSeconds: intFrom(env, "PINDESK_TOKEN_TTL_SECONDS", 900, 60, 86400),
     tenantId: env.PINDESK_TENANT_ID ?? "00000000-0000-4000-8000-000000000001",
-    trustProxy: env.PINDESK_TRUST_PROXY === "true" || env.PINDESK_TRUST_PROXY === "1",
+    trustProxy: bool(env, "PINDESK_TRUST_PROXY"),
     bodyLimitBytes: intFrom(env, "PINDESK_BODY_LIMIT_BYTES", 64 * 1024, 1024, 10 * 1024 * 1024),
     hashThreads,
     delivery: deliveryFrom(env),
@@ -137,13 +137,17 @@ const deliveryFrom = (env: Env): DeliveryConfig => {
       'PINDESK_SMS_WEBHOOK_BODY must be a JSON template using {{to}} and {{text}}, e.g. {"to":"{{to}}","text":"{{text}}"}.',
     );
   }
+  // Checked whether or not a host is set: a bad value is reported at start, not when a host is added.
+  const port = intFrom(env, "PINDESK_SMTP_PORT", 587, 1, 65535);
+  const secure = bool(env, "PINDESK_SMTP_SECURE");
+  const requireTls = bool(env, "PINDESK_SMTP_REQUIRE_TLS");
   return Object.freeze({
     smtp: host
       ? Object.freeze({
           host,
-          port: intFrom(env, "PINDESK_SMTP_PORT", 587, 1, 65535),
-          secure: bool(env, "PINDESK_SMTP_SECURE"),
-          requireTls: bool(env, "PINDESK_SMTP_REQUIRE_TLS"),
+          port,
+          secure,
+          requireTls,
           user: env.PINDESK_SMTP_USER || undefined,
           password: env.PINDESK_SMTP_PASSWORD || undefined,
         })

@@ -10,7 +10,14 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import QRCode from "qrcode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
-import { CHROMIUM_ARGS, launchBrowser, newPage, type PortalInstance, startPortal } from "./helpers/portal.ts";
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  launchBrowser,
+  newPage,
+  type PortalInstance,
+  startPortal,
+} from "./helpers/portal.ts";
 
 const WAIT = { timeout: 10_000 };
 
@@ -167,7 +174,7 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
     const video = path.join(dir, "badge.y4m");
     await writeFile(video, qrVideo(badge));
     const camera = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: CHROMIUM_PATH,
       args: [
         ...CHROMIUM_ARGS,
         "--use-fake-ui-for-media-stream",
@@ -201,7 +208,7 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
   it("the camera can be stopped, and the page offers it again", async () => {
     // Chromium's default fake camera shows a test pattern, not a QR code.
     const camera = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: CHROMIUM_PATH,
       args: [...CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
     });
     try {

@@ -251,7 +251,9 @@ describe.each(dialects)("pindesk commands on %s", (dialect) => {
     );
     const deleted = await box.cli(["app", "delete", clientId]);
     expect(deleted.code).toBe(0);
-    expect(deleted.stdout).toContain(`Deleted API client ${clientId}`);
+    expect(deleted.stdout).toContain(
+      `Deleted API client ${clientId}: its secret no longer gets tokens; tokens already issued stop working within 5 seconds.`,
+    );
     expect((await box.cli(["app", "list"])).stdout).toContain("No API clients yet.");
     const twice = await box.cli(["app", "delete", clientId]);
     expect(twice.code).toBe(1);

@@ -23,6 +23,7 @@ import { KNOWN_PERMISSIONS } from "../services/app-client-service.ts";
 import { cliContext } from "../services/context.ts";
 import { describePolicyEffect } from "../services/pin-compliance.ts";
 import { loadKeyring, openRuntime, type Runtime } from "../services/runtime.ts";
+import { CLIENT_CHECK_MS } from "../services/token-service.ts";
 import { userView } from "../services/user-service.ts";
 import { CliError, databaseProblem, fileReason, listenProblem, redactUrl, reportFailure } from "./errors.ts";
 import { importUsersCsv } from "./import.ts";
@@ -367,7 +368,7 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
       withRuntime(async ({ services }) => {
         await services.apps.delete(cliContext, clientId);
         say(
-          `Deleted API client ${clientId}: its secret no longer gets tokens; tokens already issued stop working when they expire.`,
+          `Deleted API client ${clientId}: its secret no longer gets tokens; tokens already issued stop working within ${CLIENT_CHECK_MS / 1000} seconds.`,
         );
       }),
     );

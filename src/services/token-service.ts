@@ -82,7 +82,7 @@ interface SigningKey {
 export const TOKEN_AUDIENCES = ["https://graph.microsoft.com", "api://pindesk"] as const;
 
 /** How long a process trusts that an application still exists before asking the database again. */
-const CLIENT_CHECK_MS = 5_000;
+export const CLIENT_CHECK_MS = 5_000;
 
 export const createTokenService = ({
   signingKeys,

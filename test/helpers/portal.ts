@@ -144,8 +144,11 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+/** Debian's Chromium unless PINDESK_CHROMIUM names another build. */
+export const CHROMIUM_PATH = process.env.PINDESK_CHROMIUM || "/usr/bin/chromium";
+
 export const launchBrowser = (): Promise<Browser> =>
-  chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 
 /** A fresh browser profile (cookies) at a desktop size unless told otherwise. */
 export const newPage = async (
