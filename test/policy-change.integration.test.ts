@@ -25,6 +25,28 @@ describe.each(dialects)("policy change on %s", (dialect) => {
     expect((await t.services.pins.verify(cliContext, "pc@contoso.com", "73016482")).result).toBe("success");
   });
 
+  it("a compliant PIN re-checked at sign-in under a newer policy records that version, and nothing else changes", async () => {
+    await t.services.policies.reset(cliContext);
+    await t.services.users.create(cliContext, { userPrincipalName: "rc@contoso.com", displayName: "RC" });
+    await t.services.pins.set(cliContext, "rc@contoso.com", "58203716");
+    const credential = () =>
+      t.db.kysely
+        .selectFrom("pin_credentials")
+        .innerJoin("users", "users.id", "pin_credentials.user_id")
+        .select(["policy_version", "hash", "last_sign_in_at"])
+        .where("users.upn_key", "=", "rc@contoso.com")
+        .executeTakeFirstOrThrow();
+    const before = await credential();
+    const { version } = await t.services.policies.update(cliContext, { minLength: 7 });
+    expect(before.policy_version).not.toBe(version);
+    expect((await t.services.pins.verify(cliContext, "rc@contoso.com", "58203716")).result).toBe("success");
+    const after = await credential();
+    expect(after.policy_version).toBe(version);
+    expect(after.hash).toBe(before.hash);
+    expect(after.last_sign_in_at).toBe(t.clock.now());
+    await t.services.policies.reset(cliContext);
+  });
+
   it("marks exactly the PINs a tighter policy rejects, previews the count first, and releases them when relaxed", async () => {
     const add = async (upn: string, pin: string) => {
       await t.services.users.create(cliContext, { userPrincipalName: upn, displayName: upn });

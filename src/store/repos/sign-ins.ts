@@ -57,19 +57,32 @@ export const createSignInsRepo = (db: Db) => {
       FROM (SELECT 1 AS one) AS one LEFT JOIN found ON TRUE`,
   );
   // PostgreSQL's writes of a success in one statement (see recordVerified), prepared once per connection.
-  const verifiedOnPostgres = fixedStatement(
-    db.dialect,
-    `${PREPARED}
-    WITH counter AS (${successText("postgres")} RETURNING subject),
-    signed_in AS (UPDATE users SET last_sign_in_at = ? WHERE id = ? RETURNING id),
-    checked AS (
-      UPDATE pin_credentials SET policy_version = ?::integer
-      WHERE user_id = ? AND ?::boolean
-      RETURNING user_id
-    ),
-    used AS (UPDATE qr_codes SET last_used_at = ? WHERE id = ?::text RETURNING id)
-    INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`,
-  );
+  // One statement for each combination of the optional writes: a statement that names a table locks it
+  // and opens its indexes even when it changes nothing there (measured: ~90 µs of the server's CPU per
+  // sign-in for the two that most sign-ins do not need).
+  const verifiedText = (checked: boolean, used: boolean) => {
+    const writes = [
+      `counter AS (${successText("postgres")} RETURNING subject)`,
+      "signed_in AS (UPDATE users SET last_sign_in_at = ? WHERE id = ? RETURNING id)",
+      ...(checked
+        ? ["checked AS (UPDATE pin_credentials SET policy_version = ? WHERE user_id = ? RETURNING user_id)"]
+        : []),
+      ...(used ? ["used AS (UPDATE qr_codes SET last_used_at = ? WHERE id = ? RETURNING id)"] : []),
+    ];
+    return `${PREPARED}
+    WITH ${writes.join(",\n    ")}
+    INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`;
+  };
+  const verifiedStatements = new Map<string, ReturnType<typeof fixedStatement>>();
+  const verifiedOnPostgres = (checked: boolean, used: boolean) => {
+    const key = `${checked}/${used}`;
+    let statement = verifiedStatements.get(key);
+    if (!statement) {
+      statement = fixedStatement(db.dialect, verifiedText(checked, used));
+      verifiedStatements.set(key, statement);
+    }
+    return statement;
+  };
   return {
     /**
      * PostgreSQL only: finds the user and their credential and reserves a guess on their counter (the
@@ -106,8 +119,10 @@ export const createSignInsRepo = (db: Db) => {
       const { kysely } = db;
 
       if (db.dialect === "postgres") {
+        const checked = v.policyVersion !== undefined;
+        const used = v.qrCodeId !== undefined;
         await kysely.executeQuery(
-          verifiedOnPostgres(
+          verifiedOnPostgres(checked, used)(
             // counter
             v.failedAtReservation,
             v.subject,
@@ -115,12 +130,9 @@ export const createSignInsRepo = (db: Db) => {
             v.at,
             v.userId,
             // checked
-            v.policyVersion ?? null,
-            v.userId,
-            v.policyVersion !== undefined,
+            ...(checked ? [v.policyVersion, v.userId] : []),
             // used
-            v.at,
-            v.qrCodeId ?? null,
+            ...(used ? [v.at, v.qrCodeId] : []),
             ...AUDIT_COLUMNS.map((c) => v.audit[c] ?? null),
           ),
         );
