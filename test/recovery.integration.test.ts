@@ -956,3 +956,71 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     await counting.close();
   });
 });
+
+describe.each(dialects)(
+  "in a mail outage an unknown name's delivery reads like a real one's on %s",
+  (dialect) => {
+    let t: TestInstance;
+    beforeAll(async () => {
+      // A mail server that is down: the port was just free, and nothing listens on it.
+      const { createServer } = await import("node:net");
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise((resolve) => probe.close(resolve));
+      t = await createTestInstance(dialect, {
+        env: { PINDESK_SMTP_HOST: "127.0.0.1", PINDESK_SMTP_PORT: String(port) },
+      });
+      await t.services.users.create(cliContext, {
+        userPrincipalName: "kim@contoso.com",
+        displayName: "Kim",
+        mail: "kim@contoso.com",
+      });
+    });
+    afterAll(() => t?.close());
+
+    it("the same states, attempts, reasons and times, to expiry; and no stand-in is counted for the help desk", async () => {
+      const flows: { c: ReturnType<typeof portalClient>; token: string }[] = [];
+      const status = async (i: number) => {
+        const flow = flows[i];
+        if (!flow) throw new Error("no flow");
+        return (await flow.c.post("/portal/api/recovery/status", { recoveryToken: flow.token })).body;
+      };
+      for (const upn of ["kim@contoso.com", "nobody@contoso.com"]) {
+        const c = portalClient(t);
+        const start = await c.post("/portal/api/recovery/start", { userPrincipalName: upn });
+        const email = start.body.channels.find((ch: { channel: string }) => ch.channel === "email");
+        const sent = await c.post("/portal/api/recovery/send", {
+          recoveryToken: start.body.recoveryToken,
+          channelId: email.id,
+        });
+        expect(sent.statusCode).toBe(200);
+        flows.push({ c, token: start.body.recoveryToken });
+        await expect.poll(async () => (await status(flows.length - 1)).status).toBe("retrying");
+      }
+      const seen: unknown[] = [];
+      for (let step = 0; step < 4; step++) {
+        const [real, unknown] = [await status(0), await status(1)];
+        expect(unknown).toEqual(real);
+        seen.push(real);
+        // On to the next attempt of both.
+        t.clock.advance(2 * MIN);
+        await t.services.outbox.processDue();
+      }
+      expect(seen[0]).toMatchObject({
+        status: "retrying",
+        attempt: 1,
+        detail: expect.stringMatching(/^Attempt 1 of 5 failed: .*ECONNREFUSED/),
+      });
+      expect(seen.at(-1)).toMatchObject({
+        status: "expired",
+        detail: expect.stringContaining("ask for a new code"),
+      });
+      // The help desk's count of deliveries that did not arrive has the real one only, given up on.
+      const dashboard = await t.services.admin.dashboard(cliContext);
+      const failed = dashboard.failedDeliveries.reduce((n, d) => n + d.count, 0);
+      expect(failed).toBe(1);
+      expect(dashboard.failedDeliveries.reduce((n, d) => n + d.retrying, 0)).toBe(0);
+    });
+  },
+);

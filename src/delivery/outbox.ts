@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { SecretBox } from "../crypto/tokens.ts";
 import { maskEmail, maskPhone } from "../domain/portal-policy.ts";
 import { humanTime } from "../domain/time-words.ts";
 import type { Clock } from "../services/context.ts";
 import type { OutboxRepo, OutboxRow } from "../store/repos/outbox.ts";
-import type { Transport } from "./transports.ts";
+import type { SendResult, Transport } from "./transports.ts";
 
 export type OutboxState = "queued" | "sending" | "retrying" | "accepted" | "failed" | "expired";
 
@@ -60,6 +61,20 @@ const describe = (row: OutboxRow, maxAttempts: number): string => {
   }
 };
 /**
+ * Whether a provider's reason names the recipient: their address, its local part, or the digits of
+ * their phone number.
+ */
+export const mentionsRecipient = (reason: string, destination: string): boolean => {
+  const text = reason.toLowerCase();
+  const to = destination.toLowerCase();
+  if (to !== "" && text.includes(to)) return true;
+  const local = to.split("@")[0] ?? "";
+  if (to.includes("@") && local.length >= 3 && text.includes(local)) return true;
+  const digits = to.replace(/\D/g, "");
+  return digits.length >= 6 && text.replace(/\D/g, "").includes(digits.slice(-6));
+};
+
+/**
  * Every message to a person goes through here, so its delivery can be followed: queued → accepted by
  * the provider, or failed with the provider's reason after retries with backoff. The body (which can
  * hold a one-time code) is sealed while waiting and erased once the message is settled. A message
@@ -83,6 +98,42 @@ export const createOutbox = ({
 }) => {
   let timer: NodeJS.Timeout | undefined;
   const maxAttempts = retryDelaysMs.length + 1;
+  // What the provider of each channel last answered for a real message, and how long it took: a
+  // stand-in is answered the same, so its states follow a real message's through an outage too. An
+  // answer about one recipient (a permanent refusal) says nothing about the channel and is not kept.
+  const lastAnswer: Record<"email" | "sms", { result: SendResult; ms: number } | undefined> = {
+    email: undefined,
+    sms: undefined,
+  };
+  const send = async (row: OutboxRow): Promise<SendResult> => {
+    const channel = row.channel;
+    if (row.stand_in === 1) {
+      const last = lastAnswer[channel];
+      if (last) {
+        await sleep(Math.min(last.ms, 10_000));
+        return last.result;
+      }
+      const unavailable = transports[channel].unavailable;
+      return unavailable
+        ? { accepted: false, reason: unavailable, permanent: true }
+        : { accepted: true, providerMessageId: null };
+    }
+    const started = performance.now();
+    const result = await transports[channel].send({
+      to: row.destination,
+      subject: row.subject,
+      text: box.open(row.body_sealed ?? ""),
+    });
+    // A refusal that names the recipient is about that recipient, not the channel (and must never be
+    // shown for anyone else).
+    if (result.accepted || !(result.permanent || mentionsRecipient(result.reason, row.destination))) {
+      lastAnswer[channel] = {
+        result: result.accepted ? { accepted: true, providerMessageId: null } : result,
+        ms: performance.now() - started,
+      };
+    }
+    return result;
+  };
 
   const view = (row: OutboxRow): OutboxMessageView => ({
     id: row.id,
@@ -127,11 +178,7 @@ export const createOutbox = ({
       const settled = await repo.get(id);
       return settled && view(settled);
     }
-    const result = await transports[row.channel].send({
-      to: row.destination,
-      subject: row.subject,
-      text: box.open(row.body_sealed),
-    });
+    const result = await send(row);
     const now = clock.now();
     const nextAt = now + (retryDelaysMs[row.attempts - 1] ?? retryDelaysMs.at(-1) ?? 60_000);
     if (result.accepted) {
@@ -207,6 +254,46 @@ export const createOutbox = ({
         updated_at: now,
         settled_at: null,
         expires_at: message.expiresAt ?? null,
+        stand_in: 0,
+      };
+      await repo.insert(row);
+      return view(row);
+    },
+
+    /**
+     * A message that stands in for one to an unknown user name: nobody is sent anything, but it goes
+     * through the same states, attempts and waits as a real message on that channel, answered as the
+     * channel's provider last answered a real one. So its delivery status cannot tell a made-up name
+     * from a real one, in an outage as much as on a good day. No count or list of deliveries shows it.
+     */
+    async enqueueStandIn(message: {
+      id: string;
+      channel: "email" | "sms";
+      purpose: string;
+      subject: string;
+      expiresAt: number;
+    }): Promise<OutboxMessageView> {
+      const now = clock.now();
+      const row: OutboxRow = {
+        id: message.id,
+        user_id: null,
+        channel: message.channel,
+        destination: "",
+        destination_masked: "",
+        purpose: message.purpose,
+        subject: message.subject,
+        body_sealed: box.seal(""),
+        status: "queued",
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: null,
+        last_error: null,
+        provider_message_id: null,
+        created_at: now,
+        updated_at: now,
+        settled_at: null,
+        expires_at: message.expiresAt,
+        stand_in: 1,
       };
       await repo.insert(row);
       return view(row);

@@ -347,7 +347,8 @@ export const createAdminService = ({
         if (outcome) q = q.where("outcome", "=", outcome);
         return days(await q.groupBy(sql`1`).execute());
       };
-      // A message still being retried after a failure is not arriving either: it counts, and is shown apart.
+      // A message given up on (failed, or expired before it could be delivered) did not arrive; one still
+      // being retried after a failure is not arriving either: it counts, and is shown apart.
       const deliveries = await kysely
         .selectFrom("outbox")
         .select([
@@ -356,9 +357,10 @@ export const createAdminService = ({
           (eb) => eb.fn.countAll<number>().as("n"),
         ])
         .where("created_at", ">=", start)
+        .where("stand_in", "=", 0)
         .where((eb) =>
           eb.or([
-            eb("status", "=", "failed"),
+            eb("status", "in", ["failed", "expired"]),
             eb.and([eb("status", "in", ["queued", "sending"]), eb("last_error", "is not", null)]),
           ]),
         )
@@ -367,7 +369,8 @@ export const createAdminService = ({
       const failedDays = Array.from({ length: 7 }, (_, i) => {
         const ofDay = deliveries.filter((r) => Number(r.day) === i);
         const total = (rows: typeof ofDay) => rows.reduce((sum, r) => sum + Number(r.n), 0);
-        const retrying = total(ofDay.filter((r) => r.status !== "failed"));
+        // Failed and expired messages were given up on; the rest are still being retried.
+        const retrying = total(ofDay.filter((r) => r.status === "queued" || r.status === "sending"));
         return {
           day: iso(start + i * DAY_MS)?.slice(0, 10) as string,
           count: total(ofDay),

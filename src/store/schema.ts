@@ -217,6 +217,8 @@ export interface OutboxTable {
   settled_at: number | null;
   /** After this the content is useless (an expired code): the message is marked expired, not sent. */
   expires_at?: number | null;
+  /** 1: stands in for a message to an unknown user name (see outbox.enqueueStandIn); never sent. */
+  stand_in: number;
 }
 
 export interface RateEventsTable {

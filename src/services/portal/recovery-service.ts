@@ -34,10 +34,16 @@ export interface RecoveryOutbox {
     text: string;
     expiresAt?: number;
   }): Promise<{ id: string }>;
+  /** A message for an unknown name: never sent, but its states follow a real one's (see outbox.ts). */
+  enqueueStandIn(message: {
+    id: string;
+    channel: "email" | "sms";
+    purpose: string;
+    subject: string;
+    expiresAt: number;
+  }): Promise<{ id: string }>;
   deliver(id: string): Promise<unknown>;
   get(id: string): Promise<OutboxView | undefined>;
-  /** Why a channel cannot deliver at all (nothing configured), or null. */
-  unavailable(channel: "email" | "sms"): string | null;
 }
 
 export interface OutboxView {
@@ -76,6 +82,7 @@ const HOUR_MS = 3_600_000;
 /** How often the picture of real users' recovery channels (for stand-ins) is refreshed. */
 const MIX_TTL_MS = 10 * 60_000;
 const MIX_SAMPLE = 1000;
+const RECOVERY_SUBJECT = "Your PinDesk recovery code";
 
 interface ChannelMix {
   /** [emails, phones] per sampled user, each capped at 2, with how many users have that combination. */
@@ -429,15 +436,19 @@ export const createRecoveryService = ({
     return { messageId: queued.id, now, expiresAt, ttlMinutes: policy.ttlMinutes };
   };
 
-  /** The stand-in for issueCode: a random code nobody is sent, hashed and stored the same way. */
-  const issueStandInCode = async (key: string, channel: "email" | "sms") => {
+  /**
+   * The stand-in for issueCode: a random code nobody is sent, hashed and stored the same way, with a
+   * stand-in message in the outbox whose delivery status goes the way a real message's would.
+   */
+  const issueStandInCode = async (key: string, channel: "email" | "sms", subject: string) => {
     const policy = (await portalPolicy.current()).recovery;
     const now = clock.now();
     const expiresAt = now + policy.ttlMinutes * 60_000;
+    const id = randomUUID();
     await kysely
       .insertInto("recovery_decoys")
       .values({
-        id: randomUUID(),
+        id,
         subject: key,
         code_hash: await hasher.hash(await newCode()),
         channel,
@@ -447,7 +458,9 @@ export const createRecoveryService = ({
         used_at: null,
       })
       .execute();
-    return { messageId: randomUUID(), now, expiresAt };
+    await outbox.enqueueStandIn({ id, channel, purpose: "recoveryCode", subject, expiresAt });
+    void outbox.deliver(id).catch(() => undefined);
+    return { messageId: id, now, expiresAt };
   };
 
   /**
@@ -650,7 +663,7 @@ export const createRecoveryService = ({
           { channel: channel.channel, destination: channel.destination },
           {
             purpose: "recoveryCode",
-            subject: "Your PinDesk recovery code",
+            subject: RECOVERY_SUBJECT,
             text: (code, minutes) =>
               `Your PinDesk recovery code is ${code}. It is valid for ${minutes} minutes. If you did not ask for it, ignore this message and tell your help desk.`,
           },
@@ -662,7 +675,7 @@ export const createRecoveryService = ({
           details: { channel: channel.channel, to: channel.masked, messageId: sent.messageId },
         });
       } else {
-        sent = await issueStandInCode(flow.key, channel.channel);
+        sent = await issueStandInCode(flow.key, channel.channel, RECOVERY_SUBJECT);
       }
       return {
         sentAt: iso(sent.now),
@@ -680,33 +693,22 @@ export const createRecoveryService = ({
       if (!flow) throw new AppError("recoveryLinkInvalid");
       const { link } = flow;
       const none = { status: "none", detail: null as string | null, attempt: 0, nextAttemptAt: null };
-      if (!link.user_id) {
-        // A stand-in "delivers" exactly as the configured channel would: accepted, or not configured.
-        const last = await kysely
-          .selectFrom("recovery_decoys")
-          .select(["channel"])
-          .where("subject", "=", flow.key)
-          .orderBy("created_at", "desc")
-          .executeTakeFirst();
-        if (!last) return none;
-        const unavailable = outbox.unavailable(last.channel);
-        return unavailable
-          ? {
-              status: "failed",
-              detail: `The message could not be delivered: ${unavailable}.`,
-              attempt: 1,
-              nextAttemptAt: null,
-            }
-          : { status: "accepted", detail: null, attempt: 1, nextAttemptAt: null };
-      }
-      const last = await kysely
-        .selectFrom("recovery_codes")
-        .select(["outbox_id"])
-        .where("user_id", "=", link.user_id)
-        .where("method_id", "=", "recovery")
-        .orderBy("created_at", "desc")
-        .executeTakeFirst();
-      const message = last?.outbox_id ? await outbox.get(last.outbox_id) : undefined;
+      // An unknown name's stand-in message is read like a real one: it went through the same states.
+      const last = link.user_id
+        ? await kysely
+            .selectFrom("recovery_codes")
+            .select(["outbox_id as id"])
+            .where("user_id", "=", link.user_id)
+            .where("method_id", "=", "recovery")
+            .orderBy("created_at", "desc")
+            .executeTakeFirst()
+        : await kysely
+            .selectFrom("recovery_decoys")
+            .select(["id"])
+            .where("subject", "=", flow.key)
+            .orderBy("created_at", "desc")
+            .executeTakeFirst();
+      const message = last?.id ? await outbox.get(last.id) : undefined;
       if (!message) return none;
       const reason = message.lastError ?? "the provider gave no reason";
       return {
