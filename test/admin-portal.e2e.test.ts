@@ -9,6 +9,8 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { updateScreenshots } from "../src/config.ts";
+import { methodCounterSubject } from "../src/domain/portal-policy.ts";
+import { counterRules } from "../src/services/attempts.ts";
 import { cliContext } from "../src/services/context.ts";
 import { artifactsDir, launchBrowser, newPage, screenshot, startMailSink } from "./helpers/portal.ts";
 import { type ServedPinDesk, servePinDesk } from "./helpers/serve.ts";
@@ -232,6 +234,29 @@ describe("admin portal", () => {
     await admin.reload();
     await admin.getByRole("heading", { name: "Why is this user stuck?" }).waitFor(WAIT);
     expect(lee.id).toBeTruthy();
+  });
+
+  it("a user whose PIN is fine but whose authenticator app is locked gets Unblock PIN too", async () => {
+    const sam = await addUser("sam@contoso.com", "628194", { displayName: "Sam Stuck" });
+    const rules = counterRules((await served.services.policies.pinPolicy()).lockout);
+    const subject = methodCounterSubject("totp", sam.id);
+    await served.services.repos.counters.ensure(subject);
+    for (let i = 0; i < rules.threshold; i++) {
+      await served.services.repos.counters.reserve(subject, Date.now(), rules);
+      await served.services.repos.counters.recordFailure(subject, Date.now(), rules);
+    }
+    await admin.goto(served.url(`/admin/users/${sam.id}`));
+    await admin.getByTestId("pin-description").waitFor(WAIT);
+    await expect.poll(() => admin.locator(".badge").first().textContent(), WAIT).toBe("Steady State");
+    await admin.getByRole("button", { name: "Unblock PIN" }).click();
+    await expect
+      .poll(() => admin.getByRole("dialog").textContent(), WAIT)
+      .toContain(
+        "The lockout is cleared, and Authenticator app code unblocked; Sam Stuck keeps their current PIN.",
+      );
+    await admin.getByRole("dialog").getByRole("button", { name: "Unblock PIN" }).click();
+    expect(await result(admin, "Unblocked: Authenticator app code")).toContain("Done");
+    await expect.poll(() => admin.getByRole("button", { name: "Unblock PIN" }).count(), WAIT).toBe(0);
   });
 
   it("QR badge: create and print, replace, temporary code, remove; recovery link to a user with mail", async () => {

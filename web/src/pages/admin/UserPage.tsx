@@ -161,7 +161,9 @@ export const UserPage = ({ id }: { id: string }) => {
       </div>
     );
   const { user, pin: status } = data;
-  const locked = status.state === "Account Lockout";
+  // Unblock PIN clears the PIN's lock and every method's (Emergency Access, authenticator app, …).
+  const lockedMethods = data.methodLockouts.map((m) => m.label);
+  const locked = status.state === "Account Lockout" || lockedMethods.length > 0;
   const can = data.canManage;
   const title = typeof action === "object" ? `Remove ${action.label}` : action ? TITLES[action] : "";
 
@@ -485,7 +487,11 @@ export const UserPage = ({ id }: { id: string }) => {
         )}
         {action === "unblock" && (
           <>
-            <p>The lockout is cleared; {user.displayName} keeps their current PIN.</p>
+            <p>
+              {status.state === "Account Lockout" ? "The PIN lockout is cleared" : "The lockout is cleared"}
+              {lockedMethods.length > 0 ? `, and ${lockedMethods.join(", ")} unblocked` : ""};{" "}
+              {user.displayName} keeps their current PIN.
+            </p>
             <AdminError error={failure} />
             {confirm(TITLES.unblock)}
           </>

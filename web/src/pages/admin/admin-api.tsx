@@ -70,6 +70,8 @@ export interface UserDetail {
   } | null;
   recentEvents: AuditEvent[];
   recentMessages: Message[];
+  /** Sign-in methods (and Emergency Access) locked after too many wrong attempts; Unblock PIN clears them. */
+  methodLockouts: { kind: string; label: string; failedAttempts: number; lockedUntil: string | null }[];
   whyStuck: { summary: string[]; nextStep: string };
   canManage: boolean;
   manageReason: string | null;
