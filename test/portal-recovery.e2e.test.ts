@@ -149,6 +149,28 @@ describe.each(dialects)(
       await expect.poll(() => new URL(page.url()).pathname, WAIT).toBe("/portal/me");
     });
 
+    it("too many codes in an hour: the page says when another can be sent, and who can help now", async () => {
+      await addUser(portal.t, "rae@contoso.com", "394817", {
+        displayName: "Rae",
+        mail: "rae@outlook.com",
+        mobilePhone: "+447700900456",
+      });
+      await portal.t.services.portal.portalPolicy.update(cliContext, { recovery: { perUserPerHour: 1 } });
+      try {
+        await fresh();
+        await startForgot("rae@contoso.com");
+        await page.getByRole("button", { name: "Send code" }).click();
+        await page.getByTestId("code-sent").waitFor();
+        await page.getByRole("button", { name: "Use your phone instead" }).click();
+        const alert = page.getByRole("alert");
+        await expect.poll(() => alert.textContent(), WAIT).toContain("Too many codes requested.");
+        await expect.poll(() => alert.textContent(), WAIT).toMatch(/You can try again at .*\d\d:\d\d/);
+        await expect.poll(() => alert.textContent(), WAIT).toContain("contact your help desk");
+      } finally {
+        await portal.t.services.portal.portalPolicy.update(cliContext, { recovery: { perUserPerHour: 5 } });
+      }
+    });
+
     it("stops code guessing after the allowed tries", async () => {
       await fresh();
       portal.t.clock.advance(61_000);

@@ -257,7 +257,7 @@ export const errorCatalogue = define({
   methodLocked: {
     status: 423,
     message: "Too many wrong attempts with this method.",
-    mitigation: "Wait until the time in details.lockedUntil, or ask your help desk.",
+    mitigation: "Wait until the time shown, or ask your help desk, who can unblock it straight away.",
   },
   methodNotFound: {
     status: 404,
@@ -302,7 +302,8 @@ export const errorCatalogue = define({
   recoveryRateLimited: {
     status: 429,
     message: "Too many codes requested.",
-    mitigation: "Wait a little before asking for another code, or contact your help desk.",
+    mitigation:
+      "Wait until the time shown before asking for another code, or contact your help desk, who can reset your PIN straight away.",
   },
   resendTooSoon: {
     status: 429,
@@ -336,7 +337,7 @@ export const errorCatalogue = define({
     status: 429,
     message: "Too many PIN recovery requests came from your network in the last hour.",
     mitigation:
-      "Wait until the time in details.retryAt, or contact your help desk, who can reset your PIN straight away.",
+      "Wait until the time shown, or contact your help desk, who can reset your PIN straight away.",
   },
   setupLinkInvalid: {
     status: 401,

@@ -28,6 +28,7 @@ const detailLines = (error: ApiError): string[] => {
     );
   }
   if (typeof d.expiredAt === "string") lines.push(`It expired on ${formatDateTime(d.expiredAt)}.`);
+  if (typeof d.retryAt === "string") lines.push(`You can try again at ${formatDateTime(d.retryAt)}.`);
   return lines;
 };
 
