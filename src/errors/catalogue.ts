@@ -336,8 +336,7 @@ export const errorCatalogue = define({
   recoveryTooManyFromAddress: {
     status: 429,
     message: "Too many PIN recovery requests came from your network in the last hour.",
-    mitigation:
-      "Wait until the time shown, or contact your help desk, who can reset your PIN straight away.",
+    mitigation: "Wait until the time shown, or contact your help desk, who can reset your PIN straight away.",
   },
   setupLinkInvalid: {
     status: 401,
