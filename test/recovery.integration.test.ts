@@ -887,6 +887,39 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     expect(smtp.tries("late@example.com")).toBe(0);
   });
 
+  it("a new code replaces one still waiting for a retry: the old one is never sent, and says why", async () => {
+    await t.services.users.create(cliContext, {
+      userPrincipalName: "sol@contoso.com",
+      displayName: "Sol",
+      mobilePhone: "+1 (555) 010-4242",
+    });
+    const send = async () => {
+      const c = portalClient(t);
+      const start = await c.post("/portal/api/recovery/start", { userPrincipalName: "sol@contoso.com" });
+      const sent = await c.post("/portal/api/recovery/send", {
+        recoveryToken: start.body.recoveryToken,
+        channelId: start.body.channels[0].id,
+      });
+      expect(sent.statusCode).toBe(200);
+      const id: string = sent.body.messageId;
+      await expect.poll(async () => (await t.services.outbox.get(id))?.state).toBe("retrying");
+      return id;
+    };
+    const first = await send();
+    t.clock.advance(61_000);
+    const second = await send();
+    expect(await t.services.outbox.get(first)).toMatchObject({
+      status: "expired",
+      lastError: expect.stringMatching(/^replaced by a newer code sent at .*, so it was not sent$/),
+    });
+    // The old message is not tried again; the new one is.
+    const before = sms.calls().length;
+    t.clock.advance(3 * MIN);
+    await t.services.outbox.processDue();
+    expect(sms.calls().length).toBe(before + 1);
+    expect((await t.services.outbox.get(second))?.attempts).toBe(2);
+  });
+
   it("a channel nobody configured fails at once with the fix, for real and unknown names alike", async () => {
     const bare = await createTestInstance(dialect);
     try {

@@ -299,6 +299,24 @@ export const createOutbox = ({
       return view(row);
     },
 
+    /**
+     * A message that a newer one replaces (a code superseded by a new code): if it is still waiting for
+     * its next try it is marked expired with `reason` and never sent, so an old code cannot arrive late
+     * and be refused. One already handed to the provider cannot be called back.
+     */
+    async supersede(id: string, reason: string): Promise<boolean> {
+      const now = clock.now();
+      return repo.settleIfWaiting(id, {
+        status: "expired",
+        last_error: reason,
+        body_sealed: null,
+        locked_until: null,
+        next_attempt_at: null,
+        settled_at: now,
+        updated_at: now,
+      });
+    },
+
     /** Tries to send one message now (no-op if another sender holds it or it is not due). */
     deliver: attempt,
 

@@ -10,6 +10,7 @@ import {
   normaliseAnswer,
   shuffled,
 } from "../../domain/portal-policy.ts";
+import { humanTime } from "../../domain/time-words.ts";
 import { AppError } from "../../errors/app-error.ts";
 import type { Db } from "../../store/db.ts";
 import type { Repos } from "../../store/index.ts";
@@ -43,6 +44,8 @@ export interface RecoveryOutbox {
     expiresAt: number;
   }): Promise<{ id: string }>;
   deliver(id: string): Promise<unknown>;
+  /** Marks a message still waiting for a retry as expired with `reason`, so it is never sent. */
+  supersede(id: string, reason: string): Promise<boolean>;
   get(id: string): Promise<OutboxView | undefined>;
 }
 
@@ -407,6 +410,23 @@ export const createRecoveryService = ({
     const now = clock.now();
     const code = await newCode();
     const expiresAt = now + policy.ttlMinutes * 60_000;
+    // Only the newest code works: an earlier message still waiting for a retry is never sent, so it
+    // cannot arrive after this one with a code that would be refused.
+    const earlier = await kysely
+      .selectFrom("recovery_codes")
+      .select("outbox_id")
+      .where("user_id", "=", user.id)
+      .where("method_id", "=", purposeKey)
+      .where("used_at", "is", null)
+      .where("expires_at", ">", now)
+      .execute();
+    for (const { outbox_id } of earlier) {
+      if (outbox_id)
+        await outbox.supersede(
+          outbox_id,
+          `replaced by a newer code sent at ${humanTime(now)}, so it was not sent`,
+        );
+    }
     const queued = await outbox.enqueue({
       userId: user.id,
       channel: to.channel,

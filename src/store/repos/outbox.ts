@@ -64,6 +64,20 @@ export const createOutboxRepo = ({ kysely }: Db) => ({
     return this.get(id);
   },
 
+  /**
+   * Gives up on a message still waiting for its next try (never one being sent right now): true when
+   * it was waiting and is now settled with `patch`.
+   */
+  async settleIfWaiting(id: string, patch: Partial<OutboxRow>): Promise<boolean> {
+    const result = await kysely
+      .updateTable("outbox")
+      .set(patch)
+      .where("id", "=", id)
+      .where("status", "=", "queued")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
   async settle(id: string, patch: Partial<OutboxRow>): Promise<void> {
     await kysely.updateTable("outbox").set(patch).where("id", "=", id).execute();
   },
