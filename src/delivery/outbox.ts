@@ -7,6 +7,9 @@ import type { Clock } from "../services/context.ts";
 import type { OutboxRepo, OutboxRow } from "../store/repos/outbox.ts";
 import type { SendResult, Transport } from "./transports.ts";
 
+/** How the reason of a message replaced by a newer one begins (see `supersede`). */
+export const SUPERSEDED = "replaced by a newer code";
+
 export type OutboxState = "queued" | "sending" | "retrying" | "accepted" | "failed" | "expired";
 
 export interface OutboxMessageView {

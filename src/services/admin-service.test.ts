@@ -48,6 +48,37 @@ describe("Why is this user stuck?", () => {
     expect(nextStep).toContain("not arriving (550 mailbox unavailable)");
   });
 
+  it("a recovery message the provider accepted but that was never used: look in spam, or a temporary PIN", () => {
+    const accepted = {
+      status: "accepted",
+      destinationMasked: "a•••a@fabrikam.com",
+      lastError: null,
+      createdAt: "2026-05-25T14:03:00.000Z",
+      purpose: "recoveryCode",
+    };
+    const unused = whyStuck(user, { ...steady, changedAt: "2026-05-01T09:00:00.000Z" }, [accepted]);
+    expect(unused.nextStep).toBe(
+      "Their recovery message to a•••a@fabrikam.com was accepted by the provider but not used. Ask them to look in spam or junk and check that address with them; or Generate temporary PIN and give it to them once you know who they are.",
+    );
+    // The PIN was changed after it: the recovery worked, and nothing points at the message.
+    const used = whyStuck(user, { ...steady, changedAt: "2026-05-25T14:05:00.000Z" }, [accepted]);
+    expect(used.nextStep).not.toContain("not used");
+  });
+
+  it("a message replaced by a newer code is not reported as not arriving", () => {
+    const { summary, nextStep } = whyStuck(user, steady, [
+      {
+        status: "expired",
+        destinationMasked: "+•••••••4242",
+        lastError: "replaced by a newer code sent at 25 May 2026, 14:04 UTC, so it was not sent",
+        createdAt: "2026-05-25T14:03:00.000Z",
+        purpose: "recoveryCode",
+      },
+    ]);
+    expect(summary.join(" ")).not.toContain("never delivered");
+    expect(nextStep).not.toContain("not arriving");
+  });
+
   it("gives a method lock's end as a time a person reads, not ISO 8601", () => {
     const { summary } = whyStuck(
       user,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { digestToken, randomToken } from "../crypto/tokens.ts";
+import { SUPERSEDED } from "../delivery/outbox.ts";
 import { checkPin, describePinPolicy } from "../domain/pin-policy.ts";
 import {
   METHOD_COUNTER_KINDS,
@@ -862,7 +863,12 @@ export const whyStuck = (
         ? `There were ${pin.failedAttempts} wrong PIN(s) since the last success; if they forgot it, Reset PIN.`
         : "If they still cannot sign in, check which device or method fails (look up the error code in the troubleshooter).";
   }
-  const recovery = messages.filter((m) => m.purpose === "recoveryCode" || m.purpose === "recoveryLink");
+  // A message replaced by a newer code was given up on by design: the newer one is what counts.
+  const recovery = messages.filter(
+    (m) =>
+      (m.purpose === "recoveryCode" || m.purpose === "recoveryLink") &&
+      !(m.status === "expired" && m.lastError?.startsWith(SUPERSEDED)),
+  );
   // A message still being retried has already failed at least once: it is not arriving either.
   // An expired one was never sent: its code ran out while delivery kept failing.
   const notArriving = recovery.filter(
@@ -886,6 +892,13 @@ export const whyStuck = (
     );
   if (notArriving.length > 0) {
     nextStep = `Their recovery messages are not arriving (${notArriving[0]?.lastError ?? "delivery failed"}). ${nextStep} Also check their mail address and phone number with them.`;
+  } else if (
+    delivered &&
+    pin.state === "Steady State" &&
+    (pin.changedAt === null || pin.changedAt < delivered.createdAt)
+  ) {
+    // Seed 000: the provider took the message, but the PIN was never changed with it.
+    nextStep = `Their recovery message to ${delivered.destinationMasked} was accepted by the provider but not used. Ask them to look in spam or junk and check that address with them; or Generate temporary PIN and give it to them once you know who they are.`;
   } else {
     const other = messages.filter((m) => m.status === "failed").length;
     if (other > 0) lines.push(`${other} other recent message(s) to them failed to deliver.`);

@@ -2,6 +2,7 @@ import { createHmac, randomInt, randomUUID } from "node:crypto";
 import type { Hasher } from "../../crypto/hasher.ts";
 import type { Keyring } from "../../crypto/keyring.ts";
 import { digestToken, randomToken } from "../../crypto/tokens.ts";
+import { SUPERSEDED } from "../../delivery/outbox.ts";
 import {
   METHOD_COUNTER_KINDS,
   maskEmail,
@@ -422,10 +423,7 @@ export const createRecoveryService = ({
       .execute();
     for (const { outbox_id } of earlier) {
       if (outbox_id)
-        await outbox.supersede(
-          outbox_id,
-          `replaced by a newer code sent at ${humanTime(now)}, so it was not sent`,
-        );
+        await outbox.supersede(outbox_id, `${SUPERSEDED} sent at ${humanTime(now)}, so it was not sent`);
     }
     const queued = await outbox.enqueue({
       userId: user.id,
