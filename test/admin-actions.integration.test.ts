@@ -32,12 +32,13 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
   const add = async (
     upn: string,
     pin: string | null,
-    extra: { mail?: string; displayName?: string } = {},
+    extra: { mail?: string; displayName?: string; mobilePhone?: string } = {},
   ) => {
     const user = await t.services.users.create(cliContext, {
       userPrincipalName: upn,
       displayName: extra.displayName ?? (upn.split("@")[0] as string),
       ...(extra.mail && { mail: extra.mail }),
+      ...(extra.mobilePhone && { mobilePhone: extra.mobilePhone }),
     });
     if (pin) await t.services.pins.set(cliContext, user.id, pin);
     return user;
@@ -144,6 +145,38 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
     ).toBe(true);
     const events = (await detail(user.id)).recentEvents.map((e: { action: string }) => e.action);
     expect(events).toContain("recovery.linkSent");
+  });
+
+  it("a recovery link goes to the first channel this PinDesk can deliver to; with none, a refusal that says why", async () => {
+    // Text messages are not set up here; email is.
+    const phoneOnly = await add("phone.only@contoso.com", "482915", { mobilePhone: "+44 7700 900777" });
+    expect((await detail(phoneOnly.id)).recovery.cannotSend).toMatch(
+      /^Delivery is not set up on this PinDesk/,
+    );
+    const refused = await admin.post(`/portal/api/admin/users/${phoneOnly.id}/recovery-link`);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.body.error.code).toBe("deliveryUnavailable");
+    expect(refused.body.error.mitigation).toContain("generate a temporary PIN");
+
+    // The phone is on file first, a verified email second: the link goes by email.
+    const both = await add("phone.first@contoso.com", "482915", { mobilePhone: "+44 7700 900778" });
+    const id = randomUUID();
+    await t.services.repos.authMethods.insert({
+      id,
+      user_id: both.id,
+      type: "email",
+      name: "Email",
+      secret_sealed: null,
+      lookup_hash: `test-${id}`,
+      data: JSON.stringify({ address: "phone.first@fabrikam.com" }),
+      verified: 1,
+      last_step: null,
+      created_at: t.clock.now(),
+      last_used_at: null,
+    });
+    const sent = await admin.post(`/portal/api/admin/users/${both.id}/recovery-link`);
+    expect(sent.statusCode, JSON.stringify(sent.body)).toBe(200);
+    expect(sent.body.message).toMatch(/^Recovery link sent to p•••t@fabrikam\.com/);
   });
 
   it("unblock on a user without a PIN says there is no PIN (not 'they can sign in with it')", async () => {

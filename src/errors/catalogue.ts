@@ -388,6 +388,12 @@ export const errorCatalogue = define({
     mitigation:
       "Add their email address or mobile number to their account, or generate a temporary PIN and give it to them in person or by phone.",
   },
+  deliveryUnavailable: {
+    status: 409,
+    message: "This PinDesk cannot send to any of this user's channels: delivery is not set up for them.",
+    mitigation:
+      "Ask whoever runs PinDesk to set up email (PINDESK_SMTP_HOST) or text messages (PINDESK_SMS_WEBHOOK_URL), or generate a temporary PIN and give it to the user in person or by phone.",
+  },
 
   // --- API clients and tokens ---
   invalidToken: {

@@ -48,6 +48,8 @@ export interface RecoveryOutbox {
   /** Marks a message still waiting for a retry as expired with `reason`, so it is never sent. */
   supersede(id: string, reason: string): Promise<boolean>;
   get(id: string): Promise<OutboxView | undefined>;
+  /** Why a channel cannot deliver at all (nothing configured), or null. */
+  unavailable(channel: "email" | "sms"): string | null;
 }
 
 export interface OutboxView {
@@ -853,9 +855,18 @@ export const createRecoveryService = ({
 
     notifyPinChanged,
 
-    /** Sent by the help desk: a single-use link to set a new PIN, to the user's first verified channel. */
+    /**
+     * Sent by the help desk: a single-use link to set a new PIN, to the user's first channel that this
+     * PinDesk can deliver to (the one the admin page names).
+     */
     async sendRecoveryLink(ctx: RequestContext, user: User, publicUrl: string) {
-      const [channel] = await methods.recoveryChannels(user);
+      const channels = await methods.recoveryChannels(user);
+      const channel = channels.find((c) => outbox.unavailable(c.channel) === null);
+      if (channels.length > 0 && !channel) {
+        throw new AppError("deliveryUnavailable", {
+          reason: outbox.unavailable(channels[0]?.channel ?? "email"),
+        });
+      }
       if (!channel) {
         throw new AppError("invalidRequest", {
           problems: [

@@ -510,11 +510,7 @@ export const UserPage = ({ id }: { id: string }) => {
           <>
             <p>
               A single-use link to set a new PIN goes to{" "}
-              {data.recovery.channels
-                .filter((c) => !c.unavailable)
-                .map((c) => c.masked)
-                .join(" or ")}
-              . It works for 24 hours; its delivery shows under Recent messages.
+              {data.recovery.channels.find((c) => !c.unavailable)?.masked}. It works for 24 hours; its delivery shows under Recent messages.
             </p>
             <AdminError error={failure} />
             {confirm(TITLES.recovery)}
