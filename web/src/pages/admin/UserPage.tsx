@@ -510,7 +510,8 @@ export const UserPage = ({ id }: { id: string }) => {
           <>
             <p>
               A single-use link to set a new PIN goes to{" "}
-              {data.recovery.channels.find((c) => !c.unavailable)?.masked}. It works for 24 hours; its delivery shows under Recent messages.
+              {data.recovery.channels.find((c) => !c.unavailable)?.masked}. It works for 24 hours; its
+              delivery shows under Recent messages.
             </p>
             <AdminError error={failure} />
             {confirm(TITLES.recovery)}
