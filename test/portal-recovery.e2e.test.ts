@@ -209,7 +209,7 @@ describe.each(dialects)(
       await expect
         .poll(() => status.textContent(), WAIT)
         .toMatch(
-          /Not delivered yet — PinDesk tries again at \d\d:\d\d\.Attempt 1 of 5 failed: 550 5\.1\.1 mailbox unavailable\./,
+          /Not delivered yet — PinDesk tries again at \d\d:\d\d\.Attempt 1 of 3 failed: 550 5\.1\.1 mailbox unavailable\./,
         );
       await expect.poll(() => status.textContent(), WAIT).toContain("you are not stuck");
       await expect

@@ -815,7 +815,7 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     await expect.poll(async () => (await status()).status).toBe("retrying");
     expect(await status()).toEqual({
       status: "retrying",
-      detail: "Attempt 1 of 5 failed: 550 5.1.1 mailbox unavailable.",
+      detail: "Attempt 1 of 3 failed: 550 5.1.1 mailbox unavailable.",
       attempt: 1,
       nextAttemptAt: "2026-05-25T09:00:30.000Z",
     });
@@ -826,7 +826,7 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
       status: "queued",
       state: "retrying",
       statusText:
-        "Retrying: attempt 1 of 5 failed (550 5.1.1 mailbox unavailable); next attempt at 25 May 2026, 09:00 UTC.",
+        "Retrying: attempt 1 of 3 failed (550 5.1.1 mailbox unavailable); next attempt at 25 May 2026, 09:00 UTC.",
     });
     // 30 s, then 2 min later: attempts 2 and 3 fail; the next wait (10 min) ends after the code's
     // 10 minutes, so the message is marked expired rather than sent dead.
@@ -885,6 +885,25 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     );
     expect(smtp.messages().length).toBe(before);
     expect(smtp.tries("late@example.com")).toBe(0);
+  });
+
+  it("counts only the tries a message can get before its content expires", async () => {
+    const queue = (expiresInMs?: number) =>
+      t.services.outbox.enqueue({
+        userId: null,
+        channel: "email",
+        destination: "nobody@example.com",
+        purpose: "test",
+        subject: "tries",
+        text: "hello",
+        ...(expiresInMs !== undefined && { expiresAt: t.clock.now() + expiresInMs }),
+      });
+    // Tries at 0 s, 30 s, 2.5 min, 12.5 min and 42.5 min.
+    expect((await queue()).maxAttempts).toBe(5);
+    expect((await queue(24 * 60 * MIN)).maxAttempts).toBe(5);
+    expect((await queue(10 * MIN)).maxAttempts).toBe(3);
+    expect((await queue(MIN)).maxAttempts).toBe(2);
+    expect((await queue(10_000)).maxAttempts).toBe(1);
   });
 
   it("a new code replaces one still waiting for a retry: the old one is never sent, and says why", async () => {
@@ -1043,7 +1062,7 @@ describe.each(dialects)(
       expect(seen[0]).toMatchObject({
         status: "retrying",
         attempt: 1,
-        detail: expect.stringMatching(/^Attempt 1 of 5 failed: .*ECONNREFUSED/),
+        detail: expect.stringMatching(/^Attempt 1 of 3 failed: .*ECONNREFUSED/),
       });
       expect(seen.at(-1)).toMatchObject({
         status: "expired",

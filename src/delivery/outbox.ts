@@ -138,6 +138,22 @@ export const createOutbox = ({
     return result;
   };
 
+  // The attempts a message can get: all of them, or those due before its content expires (a code
+  // valid 10 minutes gets tries at 0 s, 30 s and 2.5 min, not the fourth at 12.5 min), so "attempt 1
+  // of 3" never promises tries that will not happen. Waits only ever run late, never early.
+  const attemptsFor = (row: OutboxRow): number => {
+    const expiresAt = row.expires_at ?? null;
+    if (expiresAt === null) return maxAttempts;
+    let due = row.created_at;
+    let possible = 1;
+    for (const wait of retryDelaysMs) {
+      due += wait;
+      if (due >= expiresAt) break;
+      possible++;
+    }
+    return Math.max(row.attempts, Math.min(possible, maxAttempts));
+  };
+
   const view = (row: OutboxRow): OutboxMessageView => ({
     id: row.id,
     channel: row.channel,
@@ -146,9 +162,9 @@ export const createOutbox = ({
     subject: row.subject,
     status: row.status,
     state: stateOf(row),
-    statusText: describe(row, maxAttempts),
+    statusText: describe(row, attemptsFor(row)),
     attempts: row.attempts,
-    maxAttempts,
+    maxAttempts: attemptsFor(row),
     lastError: row.last_error,
     createdAt: iso(row.created_at) as string,
     updatedAt: iso(row.updated_at) as string,
