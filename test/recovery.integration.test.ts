@@ -939,7 +939,7 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     expect((await t.services.outbox.get(second))?.attempts).toBe(2);
   });
 
-  it("a channel nobody configured fails at once with the fix, for real and unknown names alike", async () => {
+  it("a channel nobody configured fails at once: the person hears what to do, the help desk the fix; real and unknown names alike", async () => {
     const bare = await createTestInstance(dialect);
     try {
       await bare.services.users.create(cliContext, {
@@ -948,7 +948,7 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
         mail: "ana@contoso.com",
       });
       const reason =
-        "The message could not be delivered: email delivery is not configured on this PinDesk (set PINDESK_SMTP_HOST, or PINDESK_DEV_MAIL=true for local development).";
+        "The message could not be delivered: this PinDesk is not set up to send email; choose another way below, or contact your help desk.";
       for (const upn of ["ana@contoso.com", "nobody@contoso.com"]) {
         const c = portalClient(bare);
         const start = await c.post("/portal/api/recovery/start", { userPrincipalName: upn });
@@ -963,6 +963,9 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
           )
           .toEqual({ status: "failed", detail: reason, attempt: 1, nextAttemptAt: null });
       }
+      const ana = await bare.services.users.get("ana@contoso.com");
+      const [message] = (await bare.services.admin.userDetail(cliContext, ana.id)).recentMessages;
+      expect(message?.lastError).toContain("set PINDESK_SMTP_HOST");
     } finally {
       await bare.close();
     }

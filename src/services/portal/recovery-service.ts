@@ -54,6 +54,7 @@ export interface RecoveryOutbox {
 
 export interface OutboxView {
   id: string;
+  channel: "email" | "sms";
   status: string;
   state: string;
   lastError: string | null;
@@ -730,7 +731,12 @@ export const createRecoveryService = ({
             .executeTakeFirst();
       const message = last?.id ? await outbox.get(last.id) : undefined;
       if (!message) return none;
-      const reason = message.lastError ?? "the provider gave no reason";
+      // The operator's fix for a channel nobody configured (an environment variable) means nothing to
+      // the person waiting: they are told what they can do instead. The help desk sees the fix.
+      const reason =
+        message.lastError !== null && message.lastError === outbox.unavailable(message.channel)
+          ? `this PinDesk is not set up to send ${message.channel === "email" ? "email" : "text messages"}; choose another way below, or contact your help desk`
+          : (message.lastError ?? "the provider gave no reason");
       return {
         status: message.state,
         detail:
