@@ -154,35 +154,64 @@ export const createOutbox = ({
     return Math.max(row.attempts, Math.min(possible, maxAttempts));
   };
 
-  const view = (row: OutboxRow): OutboxMessageView => ({
-    id: row.id,
-    channel: row.channel,
-    destinationMasked: row.destination_masked,
-    purpose: row.purpose,
-    subject: row.subject,
-    status: row.status,
-    state: stateOf(row),
-    statusText: describe(row, attemptsFor(row)),
-    attempts: row.attempts,
-    maxAttempts: attemptsFor(row),
-    lastError: row.last_error,
-    createdAt: iso(row.created_at) as string,
-    updatedAt: iso(row.updated_at) as string,
-    settledAt: iso(row.settled_at),
-    nextAttemptAt: row.status === "queued" ? iso(row.next_attempt_at) : null,
-    expiresAt: iso(row.expires_at),
-  });
+  const view = (row: OutboxRow): OutboxMessageView => {
+    const possible = attemptsFor(row);
+    return {
+      id: row.id,
+      channel: row.channel,
+      destinationMasked: row.destination_masked,
+      purpose: row.purpose,
+      subject: row.subject,
+      status: row.status,
+      state: stateOf(row),
+      statusText: describe(row, possible),
+      attempts: row.attempts,
+      maxAttempts: possible,
+      lastError: row.last_error,
+      createdAt: iso(row.created_at) as string,
+      updatedAt: iso(row.updated_at) as string,
+      settledAt: iso(row.settled_at),
+      nextAttemptAt: row.status === "queued" ? iso(row.next_attempt_at) : null,
+      expiresAt: iso(row.expires_at),
+    };
+  };
 
-  const expire = async (id: string, now: number, reason: string) =>
-    repo.settle(id, {
-      status: "expired",
-      last_error: reason,
-      body_sealed: null,
+  // Given up on, never to be sent: the body is erased and no try is due.
+  const expired = (now: number, reason: string): Partial<OutboxRow> => ({
+    status: "expired",
+    last_error: reason,
+    body_sealed: null,
+    locked_until: null,
+    next_attempt_at: null,
+    settled_at: now,
+    updated_at: now,
+  });
+  const expire = async (id: string, now: number, reason: string) => repo.settle(id, expired(now, reason));
+
+  /** A new message, due now: what a real message and a stand-in differ in is given. */
+  const queued = (
+    message: Pick<
+      OutboxRow,
+      "id" | "user_id" | "channel" | "destination" | "destination_masked" | "purpose" | "subject" | "stand_in"
+    > & { body: string; expiresAt: number | null },
+  ): OutboxRow => {
+    const { body, expiresAt, ...fields } = message;
+    const now = clock.now();
+    return {
+      ...fields,
+      body_sealed: box.seal(body),
+      status: "queued",
+      attempts: 0,
+      next_attempt_at: now,
       locked_until: null,
-      next_attempt_at: null,
-      settled_at: now,
+      last_error: null,
+      provider_message_id: null,
+      created_at: now,
       updated_at: now,
-    });
+      settled_at: null,
+      expires_at: expiresAt,
+    };
+  };
 
   const attempt = async (id: string): Promise<OutboxMessageView | undefined> => {
     const row = await repo.claim(id, clock.now(), CLAIM_MS);
@@ -252,8 +281,7 @@ export const createOutbox = ({
       /** When the content stops being useful (a code's expiry). */
       expiresAt?: number;
     }): Promise<OutboxMessageView> {
-      const now = clock.now();
-      const row: OutboxRow = {
+      const row = queued({
         id: randomUUID(),
         user_id: message.userId,
         channel: message.channel,
@@ -262,19 +290,10 @@ export const createOutbox = ({
           message.channel === "email" ? maskEmail(message.destination) : maskPhone(message.destination),
         purpose: message.purpose,
         subject: message.subject,
-        body_sealed: box.seal(message.text),
-        status: "queued",
-        attempts: 0,
-        next_attempt_at: now,
-        locked_until: null,
-        last_error: null,
-        provider_message_id: null,
-        created_at: now,
-        updated_at: now,
-        settled_at: null,
-        expires_at: message.expiresAt ?? null,
+        body: message.text,
+        expiresAt: message.expiresAt ?? null,
         stand_in: 0,
-      };
+      });
       await repo.insert(row);
       return view(row);
     },
@@ -292,8 +311,7 @@ export const createOutbox = ({
       subject: string;
       expiresAt: number;
     }): Promise<OutboxMessageView> {
-      const now = clock.now();
-      const row: OutboxRow = {
+      const row = queued({
         id: message.id,
         user_id: null,
         channel: message.channel,
@@ -301,19 +319,10 @@ export const createOutbox = ({
         destination_masked: "",
         purpose: message.purpose,
         subject: message.subject,
-        body_sealed: box.seal(""),
-        status: "queued",
-        attempts: 0,
-        next_attempt_at: now,
-        locked_until: null,
-        last_error: null,
-        provider_message_id: null,
-        created_at: now,
-        updated_at: now,
-        settled_at: null,
-        expires_at: message.expiresAt,
+        body: "",
+        expiresAt: message.expiresAt,
         stand_in: 1,
-      };
+      });
       await repo.insert(row);
       return view(row);
     },
@@ -324,16 +333,7 @@ export const createOutbox = ({
      * and be refused. One already handed to the provider cannot be called back.
      */
     async supersede(id: string, reason: string): Promise<boolean> {
-      const now = clock.now();
-      return repo.settleIfWaiting(id, {
-        status: "expired",
-        last_error: reason,
-        body_sealed: null,
-        locked_until: null,
-        next_attempt_at: null,
-        settled_at: now,
-        updated_at: now,
-      });
+      return repo.settleIfWaiting(id, expired(clock.now(), reason));
     },
 
     /** Tries to send one message now (no-op if another sender holds it or it is not due). */

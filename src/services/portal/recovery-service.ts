@@ -461,7 +461,7 @@ export const createRecoveryService = ({
    * The stand-in for issueCode: a random code nobody is sent, hashed and stored the same way, with a
    * stand-in message in the outbox whose delivery status goes the way a real message's would.
    */
-  const issueStandInCode = async (key: string, channel: "email" | "sms", subject: string) => {
+  const issueStandInCode = async (key: string, channel: "email" | "sms") => {
     const policy = (await portalPolicy.current()).recovery;
     const now = clock.now();
     const expiresAt = now + policy.ttlMinutes * 60_000;
@@ -479,7 +479,13 @@ export const createRecoveryService = ({
         used_at: null,
       })
       .execute();
-    await outbox.enqueueStandIn({ id, channel, purpose: "recoveryCode", subject, expiresAt });
+    await outbox.enqueueStandIn({
+      id,
+      channel,
+      purpose: "recoveryCode",
+      subject: RECOVERY_SUBJECT,
+      expiresAt,
+    });
     void outbox.deliver(id).catch(() => undefined);
     return { messageId: id, now, expiresAt };
   };
@@ -696,7 +702,7 @@ export const createRecoveryService = ({
           details: { channel: channel.channel, to: channel.masked, messageId: sent.messageId },
         });
       } else {
-        sent = await issueStandInCode(flow.key, channel.channel, RECOVERY_SUBJECT);
+        sent = await issueStandInCode(flow.key, channel.channel);
       }
       return {
         sentAt: iso(sent.now),
