@@ -44,6 +44,24 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
     return user;
   };
   const detail = async (id: string) => (await admin.get(`/portal/api/admin/users/${id}`)).body;
+  /** A verified sign-in method of the user, written straight to the database; returns its id. */
+  const addMethod = async (userId: string, type: "rfid" | "email", name: string, data: unknown) => {
+    const id = randomUUID();
+    await t.services.repos.authMethods.insert({
+      id,
+      user_id: userId,
+      type,
+      name,
+      secret_sealed: null,
+      lookup_hash: `test-${id}`,
+      data: JSON.stringify(data),
+      verified: 1,
+      last_step: null,
+      created_at: t.clock.now(),
+      last_used_at: null,
+    });
+    return id;
+  };
   const rawOf = (code: { image?: { rawContent: string } }) =>
     Buffer.from(code.image?.rawContent ?? "", "base64").toString("utf8");
 
@@ -97,20 +115,7 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
 
   it("removes a sign-in method of the user", async () => {
     const user = await add("methods@contoso.com", "482915");
-    const id = randomUUID();
-    await t.services.repos.authMethods.insert({
-      id,
-      user_id: user.id,
-      type: "rfid",
-      name: "Blue badge",
-      secret_sealed: null,
-      lookup_hash: `test-${id}`,
-      data: "{}",
-      verified: 1,
-      last_step: null,
-      created_at: t.clock.now(),
-      last_used_at: null,
-    });
+    const id = await addMethod(user.id, "rfid", "Blue badge", {});
     expect((await detail(user.id)).methods.map((m: { id: string }) => m.id)).toContain(id);
     const removed = await admin.delete(`/portal/api/admin/users/${user.id}/methods/${id}`);
     expect(removed.statusCode).toBe(200);
@@ -160,20 +165,7 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
 
     // The phone is on file first, a verified email second: the link goes by email.
     const both = await add("phone.first@contoso.com", "482915", { mobilePhone: "+44 7700 900778" });
-    const id = randomUUID();
-    await t.services.repos.authMethods.insert({
-      id,
-      user_id: both.id,
-      type: "email",
-      name: "Email",
-      secret_sealed: null,
-      lookup_hash: `test-${id}`,
-      data: JSON.stringify({ address: "phone.first@fabrikam.com" }),
-      verified: 1,
-      last_step: null,
-      created_at: t.clock.now(),
-      last_used_at: null,
-    });
+    await addMethod(both.id, "email", "Email", { address: "phone.first@fabrikam.com" });
     const sent = await admin.post(`/portal/api/admin/users/${both.id}/recovery-link`);
     expect(sent.statusCode, JSON.stringify(sent.body)).toBe(200);
     expect(sent.body.message).toMatch(/^Recovery link sent to p•••t@fabrikam\.com/);
