@@ -12,9 +12,26 @@ export interface CpuReading {
   readonly eventLoopMs: number;
   /** CPU milliseconds of this process's other threads. */
   readonly otherThreadsMs: number;
-  /** CPU milliseconds of every process named postgres on this host; undefined when there are none. */
-  readonly postgresMs: number | undefined;
+  /**
+   * CPU milliseconds of each process named postgres on this host, by pid; undefined when there are
+   * none. Kept per process because the server's processes come and go during a run (a pool closes an
+   * idle connection, and its backend exits): a sum over whoever is alive would drop an exited
+   * backend's whole lifetime from the second reading and could even come out negative.
+   */
+  readonly postgres: ReadonlyMap<string, number> | undefined;
 }
+
+/**
+ * The PostgreSQL server's CPU between two readings: for each process alive at the second, what it
+ * used since the first (all of it when it started in between). A process that exited in between is
+ * left out; its share of the window cannot be known, so the figure errs low, never negative.
+ */
+export const postgresDeltaMs = (before: CpuReading, after: CpuReading): number | undefined => {
+  if (before.postgres === undefined || after.postgres === undefined) return undefined;
+  let ms = 0;
+  for (const [pid, used] of after.postgres) ms += Math.max(used - (before.postgres.get(pid) ?? 0), 0);
+  return ms;
+};
 
 /**
  * User plus system time of one /proc/<pid>/stat (or task stat) line, in clock ticks. The command name
@@ -56,18 +73,16 @@ const read = (file: string): string | undefined => {
   }
 };
 
-const postgresTicks = (): number | undefined => {
-  let ticks = 0;
-  let found = false;
+const postgresTicks = (): Map<string, number> | undefined => {
+  const ticks = new Map<string, number>();
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     if (!read(`/proc/${pid}/comm`)?.startsWith("postgres")) continue;
     const stat = read(`/proc/${pid}/stat`);
     if (stat === undefined) continue; // exited between the listing and the read
-    ticks += statTicks(stat);
-    found = true;
+    ticks.set(pid, statTicks(stat));
   }
-  return found ? ticks : undefined;
+  return ticks.size > 0 ? ticks : undefined;
 };
 
 /** The CPU time used so far; undefined where /proc is not there to read. */
@@ -86,7 +101,7 @@ export const readCpu = (): CpuReading | undefined => {
   return {
     eventLoopMs: main * tick,
     otherThreadsMs: others * tick,
-    postgresMs: postgres === undefined ? undefined : postgres * tick,
+    postgres: postgres === undefined ? undefined : new Map([...postgres].map(([pid, t]) => [pid, t * tick])),
   };
 };
 
@@ -121,8 +136,8 @@ export const cpuAccount = () => {
       operations += result.completed;
       eventLoopMs += after.eventLoopMs - before.eventLoopMs;
       otherThreadsMs += after.otherThreadsMs - before.otherThreadsMs;
-      if (before.postgresMs !== undefined && after.postgresMs !== undefined)
-        postgresMs = (postgresMs ?? 0) + after.postgresMs - before.postgresMs;
+      const server = postgresDeltaMs(before, after);
+      if (server !== undefined) postgresMs = (postgresMs ?? 0) + server;
       return result;
     },
     perOperation(): CpuPerOperation | undefined {

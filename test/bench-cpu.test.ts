@@ -1,6 +1,6 @@
 import { pbkdf2Sync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { cpuAccount, readCpu, statTicks } from "../bench/cpu.ts";
+import { type CpuReading, cpuAccount, postgresDeltaMs, readCpu, statTicks } from "../bench/cpu.ts";
 import type { LoadResult } from "../bench/load.ts";
 import { buildReport } from "../bench/report.ts";
 import type { SignInResult } from "../bench/signin.ts";
@@ -13,6 +13,31 @@ describe("bench CPU accounting", () => {
     const line = "4242 (postgres: a (b) c) S 1 4242 4242 0 -1 4194560 120 0 3 0 731 269 0 0 20 0 1 0 55 0";
     expect(statTicks(line)).toBe(1000);
     expect(() => statTicks("garbage")).toThrow(/not a \/proc stat line/);
+  });
+
+  it("counts the database server's CPU per process, so a backend that exits mid-run takes nothing away", () => {
+    const reading = (postgres: [string, number][] | undefined): CpuReading => ({
+      eventLoopMs: 0,
+      otherThreadsMs: 0,
+      postgres: postgres && new Map(postgres),
+    });
+    // 101 served the earlier rounds (900 ms so far) and exits when the pool closes its idle connection;
+    // 102 works on; 103 is a connection opened during the window.
+    const before = reading([
+      ["101", 900],
+      ["102", 400],
+      ["200", 50],
+    ]);
+    const after = reading([
+      ["102", 430],
+      ["103", 25],
+      ["200", 52],
+    ]);
+    expect(postgresDeltaMs(before, after)).toBe(30 + 25 + 2);
+    // A pid reused by a new process since the first reading never counts below zero.
+    expect(postgresDeltaMs(reading([["7", 500]]), reading([["7", 3]]))).toBe(0);
+    expect(postgresDeltaMs(reading(undefined), after)).toBeUndefined();
+    expect(postgresDeltaMs(before, reading(undefined))).toBeUndefined();
   });
 
   it.runIf(linux)(
