@@ -19,6 +19,7 @@ import {
   startMailSink,
   startPortal,
 } from "./helpers/portal.ts";
+import { startSmsWebhook } from "./helpers/portal-delivery.ts";
 
 const WAIT = { timeout: 10_000 };
 const ANA = "ana.lima@contoso.com";
@@ -31,6 +32,7 @@ describe.each(dialects)(
   "Forgot PIN, Emergency Access and a forced PIN change in Chromium on %s",
   (dialect) => {
     let sink: Awaited<ReturnType<typeof startMailSink>>;
+    let sms: Awaited<ReturnType<typeof startSmsWebhook>>;
     let portal: PortalInstance;
     let browser: Browser;
     let context: BrowserContext;
@@ -72,7 +74,8 @@ describe.each(dialects)(
     beforeAll(async () => {
       // Seed 000: the provider will not take mail for this user's address.
       sink = await startMailSink({ refuse: (address) => address === MW_MAIL });
-      portal = await startPortal({ env: sink.env, dialect });
+      sms = await startSmsWebhook();
+      portal = await startPortal({ env: { ...sink.env, PINDESK_SMS_WEBHOOK_URL: sms.url }, dialect });
       await portal.t.services.portal.portalPolicy.update(cliContext, {
         helpdeskContact: HELPDESK,
         emergencyAccess: { enabled: true },
@@ -92,6 +95,7 @@ describe.each(dialects)(
       await browser?.close();
       await portal?.close();
       await sink?.close();
+      await sms?.close();
     });
 
     it("sends a code, shows where it went and that it was accepted, counts a wrong code, sets the new PIN", async () => {

@@ -297,6 +297,33 @@ describe("self-service portal in Chromium", () => {
     await page.getByLabel("User name").waitFor();
   });
 
+  it("Forgot PIN on a PinDesk that cannot send codes: no dead-end channel, the reason, and the ways out", async () => {
+    // Nothing is set up to deliver on this instance: Ana's mail address must not be offered.
+    const other = await newPage(browser);
+    try {
+      const forgot = other.page;
+      await forgot.goto(portal.url("/"));
+      await forgot.getByLabel("User name").fill(UPN);
+      await forgot.getByRole("link", { name: "Forgot your PIN?" }).click();
+      await forgot.getByRole("heading", { level: 1, name: "Forgot your PIN?" }).waitFor();
+      await forgot.getByRole("button", { name: "Next" }).click();
+      const notice = forgot.getByTestId("no-channel");
+      await expect
+        .poll(() => notice.textContent(), WAIT)
+        .toContain("We cannot send you a code: this PinDesk is not set up to send email or text messages.");
+      // Emergency Access is off on this instance, so it is not suggested.
+      await expect
+        .poll(() => notice.textContent(), WAIT)
+        .toContain("Contact your help desk: they can reset your PIN.");
+      expect(await notice.textContent()).not.toContain("Emergency Access");
+      expect(await forgot.getByRole("radio").count()).toBe(0);
+      expect(await forgot.getByRole("button", { name: "Send code" }).count()).toBe(0);
+      await screenshot(forgot, "forgot-not-set-up");
+    } finally {
+      await other.context.close();
+    }
+  });
+
   it("fits a 360 px wide phone screen", async () => {
     const phone = await newPage(browser, { width: 360, height: 740 });
     try {

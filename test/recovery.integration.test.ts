@@ -573,10 +573,12 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
 describe.each(dialects)("an unknown user name looks like a real one on %s", (dialect) => {
   let t: TestInstance;
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let sms: Awaited<ReturnType<typeof startSmsWebhook>>;
   let hashing: ReturnType<typeof countHashing>;
   beforeAll(async () => {
     smtp = await startSmtp();
-    t = await createTestInstance(dialect, { env: smtp.env });
+    sms = await startSmsWebhook();
+    t = await createTestInstance(dialect, { env: { ...smtp.env, PINDESK_SMS_WEBHOOK_URL: sms.url } });
     await t.services.portal.portalPolicy.update(cliContext, { recovery: { perIpPerHour: 10_000 } });
     // Everyone in this directory has a mail address and a phone, so stand-ins have both too.
     for (const [upn, mail] of [
@@ -613,6 +615,7 @@ describe.each(dialects)("an unknown user name looks like a real one on %s", (dia
   afterAll(async () => {
     await t?.close();
     await smtp?.close();
+    await sms?.close();
   });
 
   /** Forgot PIN from start to a wrong code, measured: bodies and argon2id operations. */
@@ -939,7 +942,60 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
     expect((await t.services.outbox.get(second))?.attempts).toBe(2);
   });
 
-  it("a channel nobody configured fails at once: the person hears what to do, the help desk the fix; real and unknown names alike", async () => {
+  it("a channel nobody configured is never offered: not for Forgot PIN, a sign-in code or a new contact; real and unknown names alike", async () => {
+    // Email is set up here, text messages are not.
+    const emailOnly = await createTestInstance(dialect, { env: smtp.env });
+    try {
+      await emailOnly.services.users.create(cliContext, {
+        userPrincipalName: "ana@contoso.com",
+        displayName: "Ana",
+        mail: "ana@contoso.com",
+        mobilePhone: "+44 7700 900123",
+      });
+      // Everyone in this directory has both, so a stand-in has both too, and loses the same one.
+      for (const upn of ["ana@contoso.com", "nobody@contoso.com"]) {
+        const start = await portalClient(emailOnly).post("/portal/api/recovery/start", {
+          userPrincipalName: upn,
+        });
+        expect(start.statusCode).toBe(200);
+        expect(start.body.channels.map((c: { channel: string }) => c.channel)).toEqual(["email"]);
+        expect(start.body.channelsNotSetUp).toEqual(["sms"]);
+      }
+      // Someone whose only channel cannot be sent on is offered nothing, and the page can say why.
+      await emailOnly.services.users.create(cliContext, {
+        userPrincipalName: "phone.only@contoso.com",
+        displayName: "Phone Only",
+        mobilePhone: "+44 7700 900124",
+      });
+      const phoneOnly = await portalClient(emailOnly).post("/portal/api/recovery/start", {
+        userPrincipalName: "phone.only@contoso.com",
+      });
+      expect(phoneOnly.body.channels).toEqual([]);
+      expect(phoneOnly.body.channelsNotSetUp).toEqual(["sms"]);
+
+      const ana = await emailOnly.services.users.get("ana@contoso.com");
+      for (const attempt of [
+        () => emailOnly.services.portal.recovery.sendSignInCode(cliContext, ana, "sms"),
+        () => emailOnly.services.portal.recovery.addContact(cliContext, ana, "sms", "+44 7700 900999"),
+      ]) {
+        await expect(attempt()).rejects.toMatchObject({
+          code: "channelNotSetUp",
+          status: 409,
+          message: "This PinDesk is not set up to send text messages.",
+          details: { channel: "sms" },
+        });
+      }
+      // Nothing was queued or added for the refused channel.
+      const detail = await emailOnly.services.admin.userDetail(cliContext, ana.id);
+      expect(detail.recentMessages).toEqual([]);
+      expect(
+        (await emailOnly.services.portal.methods.recoveryChannels(ana)).map((c) => c.destination),
+      ).toEqual(["ana@contoso.com", "+44 7700 900123"]);
+    } finally {
+      await emailOnly.close();
+    }
+
+    // With nothing set up, nobody is offered a channel, and every name hears the same reason.
     const bare = await createTestInstance(dialect);
     try {
       await bare.services.users.create(cliContext, {
@@ -947,25 +1003,11 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
         displayName: "Ana",
         mail: "ana@contoso.com",
       });
-      const reason =
-        "The message could not be delivered: this PinDesk is not set up to send email; choose another way below, or contact your help desk.";
       for (const upn of ["ana@contoso.com", "nobody@contoso.com"]) {
-        const c = portalClient(bare);
-        const start = await c.post("/portal/api/recovery/start", { userPrincipalName: upn });
-        await c.post("/portal/api/recovery/send", {
-          recoveryToken: start.body.recoveryToken,
-          channelId: start.body.channels[0].id,
-        });
-        await expect
-          .poll(
-            async () =>
-              (await c.post("/portal/api/recovery/status", { recoveryToken: start.body.recoveryToken })).body,
-          )
-          .toEqual({ status: "failed", detail: reason, attempt: 1, nextAttemptAt: null });
+        const start = await portalClient(bare).post("/portal/api/recovery/start", { userPrincipalName: upn });
+        expect(start.body.channels).toEqual([]);
+        expect(start.body.channelsNotSetUp).toEqual(["email", "sms"]);
       }
-      const ana = await bare.services.users.get("ana@contoso.com");
-      const [message] = (await bare.services.admin.userDetail(cliContext, ana.id)).recentMessages;
-      expect(message?.lastError).toContain("set PINDESK_SMTP_HOST");
     } finally {
       await bare.close();
     }

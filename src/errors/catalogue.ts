@@ -388,6 +388,12 @@ export const errorCatalogue = define({
     mitigation:
       "Add their email address or mobile number to their account, or generate a temporary PIN and give it to them in person or by phone.",
   },
+  channelNotSetUp: {
+    status: 409,
+    message: "This PinDesk is not set up to send codes this way.",
+    mitigation:
+      "Choose another way to confirm it is you, or contact your help desk. Whoever runs PinDesk can set up email (PINDESK_SMTP_HOST) or text messages (PINDESK_SMS_WEBHOOK_URL).",
+  },
   deliveryUnavailable: {
     status: 409,
     message: "This PinDesk cannot send to any of this user's channels: delivery is not set up for them.",

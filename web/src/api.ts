@@ -121,6 +121,8 @@ export interface RecoveryChannel {
 export interface RecoveryStart {
   recoveryToken: string;
   channels: RecoveryChannel[];
+  /** Channels the policy allows that this PinDesk cannot send on (the same for every name). */
+  channelsNotSetUp: ("email" | "sms")[];
   helpdeskContact: string;
   emergencyAccess: boolean;
 }

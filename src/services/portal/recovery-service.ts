@@ -290,10 +290,29 @@ export const createRecoveryService = ({
     return user?.accountEnabled ? user : undefined;
   };
 
+  /**
+   * The channels a code can be sent on: allowed by the portal policy and deliverable by this PinDesk.
+   * A channel nobody configured is never offered (a code that cannot arrive is a dead end), and since
+   * that depends on the installation, not on the name, real and unknown names lose it alike.
+   */
   const channelsFor = async (upn: string, key: string, user: User | undefined) => {
     const allowed = (await portalPolicy.current()).recovery.channels;
     const list = user ? await realChannels(user, key) : await standInChannels(upn, key);
-    return list.filter((c) => allowed.includes(c.channel));
+    return list.filter((c) => allowed.includes(c.channel) && outbox.unavailable(c.channel) === null);
+  };
+
+  /** Channels the policy allows but this PinDesk cannot send on: the same for every name. */
+  const channelsNotSetUp = async (): Promise<("email" | "sms")[]> =>
+    (await portalPolicy.current()).recovery.channels.filter((c) => outbox.unavailable(c) !== null);
+
+  /** Refuses, with what to do instead, to send a code on a channel this PinDesk cannot deliver to. */
+  const assertChannelSetUp = (channel: "email" | "sms") => {
+    if (outbox.unavailable(channel) === null) return;
+    throw new AppError(
+      "channelNotSetUp",
+      { channel },
+      `This PinDesk is not set up to send ${channel === "email" ? "email" : "text messages"}.`,
+    );
   };
 
   // ------------------------------------------------------------------ single-use links
@@ -662,6 +681,7 @@ export const createRecoveryService = ({
       return {
         recoveryToken: `${key}.${secret}`,
         channels: channels.map(({ id, channel, masked }) => ({ id, channel, masked })),
+        channelsNotSetUp: await channelsNotSetUp(),
         helpdeskContact: policy.helpdeskContact,
         emergencyAccess: policy.emergencyAccess.enabled,
       };
@@ -737,12 +757,9 @@ export const createRecoveryService = ({
             .executeTakeFirst();
       const message = last?.id ? await outbox.get(last.id) : undefined;
       if (!message) return none;
-      // The operator's fix for a channel nobody configured (an environment variable) means nothing to
-      // the person waiting: they are told what they can do instead. The help desk sees the fix.
-      const reason =
-        message.lastError !== null && message.lastError === outbox.unavailable(message.channel)
-          ? `this PinDesk is not set up to send ${message.channel === "email" ? "email" : "text messages"}; choose another way below, or contact your help desk`
-          : (message.lastError ?? "the provider gave no reason");
+      // A channel nobody configured is never offered (channelsFor), so what is reported here is always
+      // the provider's own answer.
+      const reason = message.lastError ?? "the provider gave no reason";
       return {
         status: message.state,
         detail:
@@ -792,6 +809,7 @@ export const createRecoveryService = ({
     async sendSignInCode(ctx: RequestContext, user: User, channel: "email" | "sms") {
       const destination = (await methods.recoveryChannels(user)).find((c) => c.channel === channel);
       if (!destination) throw new AppError("methodNotEnrolled", { method: channel });
+      assertChannelSetUp(channel);
       const policy = (await portalPolicy.current()).recovery;
       await assertSendAllowed(`signin-code:${user.id}`, channel);
       const sent = await issueCode(user, `signin:${channel}`, destination, {
@@ -828,6 +846,7 @@ export const createRecoveryService = ({
      * form cannot be used to send a stream of messages to any address.
      */
     async addContact(ctx: RequestContext, user: User, channel: "email" | "sms", destination: string) {
+      assertChannelSetUp(channel);
       const policy = (await portalPolicy.current()).recovery;
       await assertSendAllowed(`contact:${user.id}`, channel);
       const { row, destination: normalised } = await methods.addContact(ctx, user, channel, destination);

@@ -29,6 +29,10 @@ const STATUS_POLL_FOR_MS = 15 * 60_000;
 
 const channelWord = (c: RecoveryChannel | undefined) => (c?.channel === "sms" ? "text message" : "email");
 
+/** "email", "text messages", or both, for the channels this PinDesk cannot send on. */
+const notSetUpWords = (channels: readonly ("email" | "sms")[]) =>
+  channels.map((c) => (c === "sms" ? "text messages" : "email")).join(" or ");
+
 /** Local time (Date.now scale) when a new code may be sent. */
 const resendMomentOf = (sent: RecoverySent): number =>
   Date.now() + Math.max(0, Date.parse(sent.resendAvailableAt) - Date.parse(sent.sentAt));
@@ -300,9 +304,15 @@ export const ForgotPinPage = () => {
           {!expired && <ErrorNotice error={error} />}
           {flow.channels.length === 0 ? (
             <div className="notice notice-warning" role="status" data-testid="no-channel">
-              <p className="notice-title">We have no email address or phone number to send you a code.</p>
+              <p className="notice-title">
+                {flow.channelsNotSetUp.length > 0
+                  ? `We cannot send you a code: this PinDesk is not set up to send ${notSetUpWords(flow.channelsNotSetUp)}.`
+                  : "We have no email address or phone number to send you a code."}
+              </p>
               <p>
-                Use Emergency Access if you registered security questions, or contact{" "}
+                {flow.emergencyAccess
+                  ? "Use Emergency Access if you registered security questions, or contact "
+                  : "Contact "}
                 <strong>{flow.helpdeskContact}</strong>: they can reset your PIN.
               </p>
             </div>
