@@ -370,7 +370,13 @@ export const createRecoveryService = ({
       .execute();
   };
 
-  /** Flow tokens are "<name key>.<secret>" for every user name, real or not. */
+  /**
+   * Flow tokens are "<name key>.<secret>" for every user name, real or not. `userCodes` and `standIn`
+   * name the codes of this flow alone (a real user's, an unknown name's): a code is bound to the flow
+   * that asked for it, so whoever starts Forgot PIN for someone else's name can neither replace the
+   * code that person is waiting for nor read how its delivery went. Both come from the stored digest
+   * of the flow's secret, never the secret itself.
+   */
   const readFlow = async (kind: "recovery" | "emergency", flowToken: string) => {
     const dot = flowToken.indexOf(".");
     if (dot < 1) return undefined;
@@ -378,7 +384,15 @@ export const createRecoveryService = ({
     const secret = flowToken.slice(dot + 1);
     const link = await readLink(`${kind}:${key}:`, secret, true);
     if (!link) return undefined;
-    return { key, secret, link, rest: link.purpose.slice(`${kind}:${key}:`.length) };
+    const flowId = link.token_hash.slice(0, 32);
+    return {
+      key,
+      secret,
+      link,
+      rest: link.purpose.slice(`${kind}:${key}:`.length),
+      userCodes: `recovery:${flowId}`,
+      standIn: `${key}:${flowId}`,
+    };
   };
 
   // ------------------------------------------------------------------ limits
@@ -419,7 +433,7 @@ export const createRecoveryService = ({
   };
 
   /**
-   * One-time codes by email or SMS, for one purpose each ("recovery", "signin:email", "contact:<id>"),
+   * One-time codes by email or SMS, for one purpose each ("recovery:<flow>", "signin:email", "contact:<id>"),
    * so a code sent for one thing never works for another. Stored as argon2id; the body that carries it
    * is sealed in the outbox, and not delivered once the code has expired.
    */
@@ -706,7 +720,7 @@ export const createRecoveryService = ({
       if (real && channel.destination) {
         sent = await issueCode(
           real,
-          "recovery",
+          flow.userCodes,
           { channel: channel.channel, destination: channel.destination },
           {
             purpose: "recoveryCode",
@@ -722,7 +736,7 @@ export const createRecoveryService = ({
           details: { channel: channel.channel, to: channel.masked, messageId: sent.messageId },
         });
       } else {
-        sent = await issueStandInCode(flow.key, channel.channel);
+        sent = await issueStandInCode(flow.standIn, channel.channel);
       }
       return {
         sentAt: iso(sent.now),
@@ -746,13 +760,13 @@ export const createRecoveryService = ({
             .selectFrom("recovery_codes")
             .select(["outbox_id as id"])
             .where("user_id", "=", link.user_id)
-            .where("method_id", "=", "recovery")
+            .where("method_id", "=", flow.userCodes)
             .orderBy("created_at", "desc")
             .executeTakeFirst()
         : await kysely
             .selectFrom("recovery_decoys")
             .select(["id"])
-            .where("subject", "=", flow.key)
+            .where("subject", "=", flow.standIn)
             .orderBy("created_at", "desc")
             .executeTakeFirst();
       const message = last?.id ? await outbox.get(last.id) : undefined;
@@ -780,7 +794,7 @@ export const createRecoveryService = ({
       if (!flow) throw new AppError("recoveryLinkInvalid");
       const { link } = flow;
       const checked = await checkCode(
-        link.user_id ? { userId: link.user_id, purposeKey: "recovery" } : { standIn: flow.key },
+        link.user_id ? { userId: link.user_id, purposeKey: flow.userCodes } : { standIn: flow.standIn },
         code,
       );
       if (!checked.ok || !link.user_id) {
