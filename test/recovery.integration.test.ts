@@ -3,6 +3,7 @@
  * arrive, wrong ones count, a finished recovery unlocks everything, limits hold, and an unknown user
  * name gets the same answers, in the same formats, after the same argon2id work as a real one.
  */
+import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
@@ -1191,6 +1192,49 @@ describe.each(dialects)(
       const failed = dashboard.failedDeliveries.reduce((n, d) => n + d.count, 0);
       expect(failed).toBe(1);
       expect(dashboard.failedDeliveries.reduce((n, d) => n + d.retrying, 0)).toBe(0);
+    });
+
+    it("another PinDesk process, or one just restarted, answers an unknown name's stand-in as the real messages were answered", async () => {
+      const { createOutbox } = await import("../src/delivery/outbox.ts");
+      const { transportsFor } = await import("../src/services/index.ts");
+      // A process of its own over the same database: its own outbox, which has sent nothing yet.
+      const otherProcess = () =>
+        createOutbox({
+          repo: t.services.repos.outbox,
+          box: t.services.box,
+          clock: t.clock,
+          transports: transportsFor(t.config),
+        });
+      const standIn = async (outbox: ReturnType<typeof otherProcess>) => {
+        const id = randomUUID();
+        await outbox.enqueueStandIn({
+          id,
+          channel: "email",
+          purpose: "recoveryCode",
+          subject: "Your PinDesk recovery code",
+          expiresAt: t.clock.now() + 10 * MIN,
+        });
+        await outbox.deliver(id);
+        return outbox.get(id);
+      };
+      // This process's real message in the outage (the test above) failed with the server's answer.
+      const queued = await t.services.outbox.enqueue({
+        userId: null,
+        channel: "email",
+        destination: "kim@contoso.com",
+        purpose: "test",
+        subject: "outage",
+        text: "hello",
+      });
+      await t.services.outbox.deliver(queued.id);
+      const real = await t.services.outbox.get(queued.id);
+      expect(real).toMatchObject({ state: "retrying", lastError: expect.stringContaining("ECONNREFUSED") });
+      // (A restarted process is the same case: an outbox that has sent nothing since it started.)
+      expect(await standIn(otherProcess())).toMatchObject({
+        state: "retrying",
+        attempts: 1,
+        lastError: real?.lastError,
+      });
     });
   },
 );

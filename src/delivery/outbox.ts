@@ -102,19 +102,19 @@ export const createOutbox = ({
   let timer: NodeJS.Timeout | undefined;
   const maxAttempts = retryDelaysMs.length + 1;
   // What the provider of each channel last answered for a real message, and how long it took: a
-  // stand-in is answered the same, so its states follow a real message's through an outage too. An
-  // answer about one recipient (a permanent refusal) says nothing about the channel and is not kept.
-  const lastAnswer: Record<"email" | "sms", { result: SendResult; ms: number } | undefined> = {
-    email: undefined,
-    sms: undefined,
-  };
+  // stand-in is answered the same, so its states follow a real message's through an outage too. It is
+  // kept in the database, so a process that has sent nothing yet (just started, or one of several)
+  // answers its stand-ins as the others' real messages were answered. An answer about one recipient
+  // (a permanent refusal) says nothing about the channel and is not kept.
   const send = async (row: OutboxRow): Promise<SendResult> => {
     const channel = row.channel;
     if (row.stand_in === 1) {
-      const last = lastAnswer[channel];
+      const last = await repo.channelAnswer(channel);
       if (last) {
         await sleep(Math.min(last.ms, 10_000));
-        return last.result;
+        return last.accepted === 1
+          ? { accepted: true, providerMessageId: null }
+          : { accepted: false, reason: last.reason ?? "the provider gave no reason", permanent: false };
       }
       const unavailable = transports[channel].unavailable;
       return unavailable
@@ -130,10 +130,17 @@ export const createOutbox = ({
     // A refusal that names the recipient is about that recipient, not the channel (and must never be
     // shown for anyone else).
     if (result.accepted || !(result.permanent || mentionsRecipient(result.reason, row.destination))) {
-      lastAnswer[channel] = {
-        result: result.accepted ? { accepted: true, providerMessageId: null } : result,
-        ms: performance.now() - started,
-      };
+      // The message itself is already with the provider: failing to note the answer must not make it
+      // look unsent (and be sent twice).
+      await repo
+        .saveChannelAnswer({
+          channel,
+          accepted: result.accepted ? 1 : 0,
+          reason: result.accepted ? null : result.reason,
+          ms: Math.round(performance.now() - started),
+          at: clock.now(),
+        })
+        .catch((error: unknown) => onError?.(error));
     }
     return result;
   };

@@ -221,6 +221,17 @@ export interface OutboxTable {
   stand_in: number;
 }
 
+/** The last answer a channel's provider gave a real message (see outbox.ts, stand-ins). */
+export interface ChannelAnswersTable {
+  channel: "email" | "sms";
+  /** 1: accepted; 0: a failure worth retrying, with its reason. */
+  accepted: number;
+  reason: string | null;
+  /** How long the provider took to answer, in milliseconds. */
+  ms: number;
+  at: number;
+}
+
 export interface RateEventsTable {
   id: string;
   bucket: string;
@@ -271,6 +282,7 @@ export interface Database {
   push_requests: PushRequestsTable;
   recovery_codes: RecoveryCodesTable;
   outbox: OutboxTable;
+  channel_answers: ChannelAnswersTable;
   security_answers: SecurityAnswersTable;
   one_time_links: OneTimeLinksTable;
   user_search_tokens: UserSearchTokensTable;

@@ -8,6 +8,7 @@ import * as m0006 from "./0006_pin_profile.ts";
 import * as m0008 from "./0008_recovery_limits.ts";
 import * as m0009 from "./0009_lockout_pending.ts";
 import * as m0010 from "./0010_outbox_stand_ins.ts";
+import * as m0011 from "./0011_channel_answers.ts";
 
 /** Every migration, in order. Names sort; files are never edited once landed. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "0008_recovery_limits": m0008,
   "0009_lockout_pending": m0009,
   "0010_outbox_stand_ins": m0010,
+  "0011_channel_answers": m0011,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

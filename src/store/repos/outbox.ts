@@ -1,9 +1,31 @@
 import type { Db } from "../db.ts";
-import type { OutboxTable } from "../schema.ts";
+import type { ChannelAnswersTable, OutboxTable } from "../schema.ts";
 
 export type OutboxRow = OutboxTable;
 
+export type ChannelAnswer = ChannelAnswersTable;
+
 export const createOutboxRepo = ({ kysely }: Db) => ({
+  /** Keeps what a channel's provider just answered a real message, for every process (see outbox.ts). */
+  async saveChannelAnswer(answer: ChannelAnswer): Promise<void> {
+    await kysely
+      .insertInto("channel_answers")
+      .values(answer)
+      .onConflict((oc) =>
+        oc.column("channel").doUpdateSet({
+          accepted: answer.accepted,
+          reason: answer.reason,
+          ms: answer.ms,
+          at: answer.at,
+        }),
+      )
+      .execute();
+  },
+
+  async channelAnswer(channel: "email" | "sms"): Promise<ChannelAnswer | undefined> {
+    return kysely.selectFrom("channel_answers").selectAll().where("channel", "=", channel).executeTakeFirst();
+  },
+
   async insert(row: OutboxRow): Promise<void> {
     await kysely.insertInto("outbox").values(row).execute();
   },
