@@ -105,6 +105,19 @@ describe("self-service portal in Chromium", () => {
       .click();
     await page.getByRole("heading", { level: 1, name: "My methods" }).waitFor();
     await page.getByRole("button", { name: "Add a method" }).click();
+    // Nothing is set up to send codes on this instance: an address could never be confirmed.
+    for (const name of [/Email address/, /Mobile phone/]) {
+      const choice = page.getByRole("button", { name });
+      await expect.poll(() => choice.isDisabled(), WAIT).toBe(true);
+      await expect
+        .poll(() => choice.textContent(), WAIT)
+        .toMatch(/is not set up to send .*Ask your help desk\./);
+    }
+    // The directory's address is listed, but not as ready: no code could be sent to it.
+    await expect
+      .poll(() => page.getByTestId("method-email").textContent(), WAIT)
+      .toContain("Cannot be used now: this PinDesk is not set up to send email");
+    await screenshot(page, "add-method-choices");
     await page.getByRole("button", { name: /Authenticator app/ }).click();
     await page.getByRole("button", { name: "Show QR code" }).click();
     const secret = (await page.getByTestId("totp-secret").textContent())?.replace(/\s/g, "") ?? "";

@@ -46,6 +46,8 @@ export interface PinPolicyInfo {
   /** Not sent by every server version; when absent the portal offers Emergency Access anyway. */
   emergencyAccess?: boolean;
   helpdeskContact?: string;
+  /** Channels this PinDesk cannot send codes on (nothing set up for them). */
+  channelsNotSetUp?: ("email" | "sms")[];
 }
 
 export interface MethodView {

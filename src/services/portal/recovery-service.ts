@@ -900,6 +900,9 @@ export const createRecoveryService = ({
 
     notifyPinChanged,
 
+    /** Channels the portal policy allows that this PinDesk cannot send on (the same for everyone). */
+    channelsNotSetUp,
+
     /**
      * Sent by the help desk: a single-use link to set a new PIN, to the user's first channel that this
      * PinDesk can deliver to (the one the admin page names).

@@ -17,6 +17,7 @@ import { Link } from "../components/Link.tsx";
 import { ErrorNotice, Notice } from "../components/Notices.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { announce } from "../lib/announce.ts";
+import { usePinPolicy } from "../lib/policy.ts";
 import { formatDateTime } from "../lib/time.ts";
 import { useLoad } from "../lib/use-load.ts";
 
@@ -274,6 +275,12 @@ const AddContact = ({ kind, onDone }: { kind: "email" | "sms"; onDone(d: Done): 
 const AddMethod = ({ onDone, onCancel }: { onDone(d: Done): void; onCancel(): void }) => {
   const [kind, setKind] = useState<AddKind>();
   const choice = ADD_CHOICES.find((c) => c.kind === kind);
+  // An address that no code can be sent to could never be confirmed: say so instead of offering it.
+  const notSetUp = usePinPolicy()?.channelsNotSetUp ?? [];
+  const unavailable = (k: AddKind) =>
+    (k === "email" || k === "sms") && notSetUp.includes(k)
+      ? `This PinDesk is not set up to send ${k === "email" ? "email" : "text messages"}, so it cannot be added yet. Ask your help desk.`
+      : undefined;
   return (
     <section className="card" aria-labelledby="add-title" data-testid="add-method">
       <h2 id="add-title" className="h3" tabIndex={-1}>
@@ -283,9 +290,14 @@ const AddMethod = ({ onDone, onCancel }: { onDone(d: Done): void; onCancel(): vo
         <ul className="choice-list">
           {ADD_CHOICES.map((c) => (
             <li key={c.kind}>
-              <button type="button" className="choice" onClick={() => setKind(c.kind)}>
+              <button
+                type="button"
+                className="choice"
+                disabled={unavailable(c.kind) !== undefined}
+                onClick={() => setKind(c.kind)}
+              >
                 <span className="choice-label">{c.label}</span>
-                <span className="choice-hint">{c.hint}</span>
+                <span className="choice-hint">{unavailable(c.kind) ?? c.hint}</span>
               </button>
             </li>
           ))}
@@ -339,6 +351,10 @@ const MethodRow = ({
     }
   };
   const unconfirmed = !method.verified && (method.type === "email" || method.type === "sms");
+  // A code can only be sent where this PinDesk is set up to send: otherwise "Ready to use" would promise
+  // a code that never comes.
+  const notSetUp = usePinPolicy()?.channelsNotSetUp ?? [];
+  const cannotSend = (method.type === "email" || method.type === "sms") && notSetUp.includes(method.type);
   return (
     <li className="method" data-testid={`method-${method.type}`}>
       <div className="method-main">
@@ -352,6 +368,10 @@ const MethodRow = ({
         <p className="method-meta">
           {pinNote ? (
             <span className="status-warn">{pinNote}</span>
+          ) : cannotSend ? (
+            <span className="status-warn">
+              {`Cannot be used now: this PinDesk is not set up to send ${method.type === "email" ? "email" : "text messages"}`}
+            </span>
           ) : method.verified ? (
             <span className="status-ok">Ready to use</span>
           ) : (
