@@ -322,6 +322,24 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
     });
     expect(sets.body.changes).toEqual(["Set changed to Standard: PIN + Authenticator app code."]);
     expect(sets.body.effects[0]).toMatch(/^\d+ users of Standard will also need authenticator app code/);
+    // Email is set up on this instance, text messages are not: a set that needs an SMS code, and
+    // Forgot PIN by text message, are flagged before anything is saved.
+    const smsSet = await admin.post("/portal/api/admin/policies/portal/preview", {
+      authSets: [{ id: "standard", name: "Standard", methods: ["pin", "sms"], users: [], roles: [] }],
+      recovery: { channels: ["sms"] },
+    });
+    expect(smsSet.body.effects).toContainEqual(
+      expect.stringMatching(
+        /^Standard needs a code by text message, but this PinDesk is not set up to send text messages: its users could not finish signing in \(.*PINDESK_SMS_WEBHOOK_URL.*\)\.$/,
+      ),
+    );
+    expect(smsSet.body.effects).toContainEqual(
+      expect.stringMatching(/^Forgot PIN will not offer text messages until delivery is set up \(/),
+    );
+    const emailSet = await admin.post("/portal/api/admin/policies/portal/preview", {
+      authSets: [{ id: "standard", name: "Standard", methods: ["pin", "email"], users: [], roles: [] }],
+    });
+    expect(emailSet.body.effects.join(" ")).not.toContain("not set up");
 
     const qr = await admin.post("/portal/api/admin/policies/qr/preview", { state: "disabled" });
     expect(qr.body.changes).toEqual(["QR code sign-in turned off."]);

@@ -492,6 +492,14 @@ export const createAdminService = ({
           );
         }
       }
+      // A set that needs a code this PinDesk cannot send locks its users out: say so before it is saved.
+      const notSetUp = (c: "email" | "sms") => outbox.unavailable?.(c) ?? null;
+      for (const set of next.authSets)
+        for (const channel of ["email", "sms"] as const)
+          if (set.methods.includes(channel) && notSetUp(channel))
+            effects.push(
+              `${set.name} needs a ${channel === "email" ? "code by email" : "code by text message"}, but this PinDesk is not set up to send ${channel === "email" ? "email" : "text messages"}: its users could not finish signing in (${notSetUp(channel)}).`,
+            );
       for (const set of current.authSets)
         if (!next.authSets.some((s) => s.id === set.id))
           changes.push(`Set ${set.name} removed: its users get the default set.`);
@@ -537,6 +545,11 @@ export const createAdminService = ({
           effects.push(
             "Forgot PIN can no longer send a code: users must call the help desk or use Emergency Access.",
           );
+        for (const channel of next.recovery.channels)
+          if (notSetUp(channel))
+            effects.push(
+              `Forgot PIN will not offer ${channel === "email" ? "email" : "text messages"} until delivery is set up (${notSetUp(channel)}).`,
+            );
       }
       for (const key of [
         "codeLength",
