@@ -3,9 +3,11 @@
  * arrive, wrong ones count, a finished recovery unlocks everything, limits hold, and an unknown user
  * name gets the same answers, in the same formats, after the same argon2id work as a real one.
  */
+
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { humanTime } from "../src/domain/time-words.ts";
 import { cliContext } from "../src/services/context.ts";
 import { createTestInstance, dialects, type TestInstance } from "./helpers/instance.ts";
 import { portalClient } from "./helpers/portal-client.ts";
@@ -568,6 +570,59 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
     for (const secret of ["739154", "482915", "leeds", "raleigh", "st mary's", "high street"])
       expect(dump.toLowerCase()).not.toContain(secret);
     expect(t.logs()).not.toContain("739154");
+  });
+
+  it("the help desk sees that Forgot PIN's hourly limit stopped a user's codes, until when, and from how many addresses they were asked for", async () => {
+    await t.services.users.create(cliContext, {
+      userPrincipalName: "lee@contoso.com",
+      displayName: "Lee",
+      mail: "lee@outlook.com",
+    });
+    const lee = await t.services.users.get("lee@contoso.com");
+    const limitLine = /^Forgot PIN has sent/;
+    const was = (await t.services.portal.portalPolicy.current()).recovery.perUserPerHour;
+    await t.services.portal.portalPolicy.update(cliContext, { recovery: { perUserPerHour: 2 } });
+    try {
+      const ask = async (ip: string) => {
+        const c = portalClient(t, { ip });
+        const start = await c.post("/portal/api/recovery/start", { userPrincipalName: "lee@contoso.com" });
+        return c.post("/portal/api/recovery/send", {
+          recoveryToken: start.body.recoveryToken,
+          channelId: start.body.channels[0].id,
+        });
+      };
+      const firstAt = t.clock.now();
+      expect((await ask("10.8.0.1")).statusCode).toBe(200);
+      t.clock.advance(61_000);
+      // Under the limit nothing is said about it.
+      const under = await t.services.admin.userDetail(cliContext, lee.id);
+      expect(under.whyStuck.summary).not.toContainEqual(expect.stringMatching(limitLine));
+      expect((await ask("10.8.0.2")).statusCode).toBe(200);
+      t.clock.advance(61_000);
+      const refused = await ask("10.8.0.3");
+      expect(refused.statusCode).toBe(429);
+      expect(refused.body.error.code).toBe("recoveryRateLimited");
+
+      // The same moment the person was told ("try again at …"): an hour after the first code.
+      const until = humanTime(refused.body.error.retryAt);
+      expect(new Date(refused.body.error.retryAt).getTime()).toBe(firstAt + 60 * MIN);
+      const { whyStuck } = await t.services.admin.userDetail(cliContext, lee.id);
+      expect(whyStuck.summary).toContainEqual(
+        `Forgot PIN has sent 2 codes for this user name in the last hour, the most it allows, and cannot send another until ${until}.`,
+      );
+      expect(whyStuck.summary).toContainEqual(
+        "They were asked for from 2 different network addresses: if the user did not ask for them all, someone else may be using their name.",
+      );
+      expect(whyStuck.nextStep).toContain(
+        `Forgot PIN cannot send them a code until ${until}: if they need in now, Generate temporary PIN`,
+      );
+      // Once the hour has passed, the limit no longer stands in the way and is not mentioned.
+      t.clock.advance(60 * MIN);
+      const later = await t.services.admin.userDetail(cliContext, lee.id);
+      expect(later.whyStuck.summary).not.toContainEqual(expect.stringMatching(limitLine));
+    } finally {
+      await t.services.portal.portalPolicy.update(cliContext, { recovery: { perUserPerHour: was } });
+    }
   });
 
   it("a code is bound to the flow that asked for it: someone else starting Forgot PIN for the same name can neither replace it nor follow it", async () => {

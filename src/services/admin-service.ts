@@ -118,6 +118,7 @@ export const createAdminService = ({
   outbox,
   audit,
   clock,
+  recovery,
 }: {
   db: Db;
   repos: Repos;
@@ -127,6 +128,8 @@ export const createAdminService = ({
   outbox: OutboxReader;
   audit: AuditService;
   clock: Clock;
+  /** Forgot PIN's hourly code limit for a user (recovery-service `codeLimit`). */
+  recovery?: { codeLimit(user: User): Promise<CodeLimit> };
 }) => {
   const { kysely } = db;
   const iso = (ms: number | null | undefined) =>
@@ -279,6 +282,7 @@ export const createAdminService = ({
       const roleText = ctx.actor.type === "user" ? ctx.actor.roles.join(", ") || "no role" : ctx.actor.type;
       const qrCodes = qr ? await repos.qr.codesOf(user.id) : [];
       const lockouts = await methodLockoutsOf(repos, policies, user, clock.now());
+      const codeLimit = await recovery?.codeLimit(user);
       return {
         user,
         pin,
@@ -299,7 +303,7 @@ export const createAdminService = ({
         recentEvents: events,
         recentMessages: messages,
         methodLockouts: lockouts,
-        whyStuck: whyStuck(user, pin, messages, lockouts),
+        whyStuck: whyStuck(user, pin, messages, lockouts, codeLimit),
         canManage,
         // Why the actions are missing, in words, for an administrator who may look but not act.
         manageReason: canManage
@@ -840,6 +844,16 @@ export const methodLockoutsOf = async (
   return out;
 };
 
+/** Forgot PIN's hourly code limit as it stands for one user. */
+export interface CodeLimit {
+  readonly sentLastHour: number;
+  readonly max: number;
+  /** When Forgot PIN can send the next code; null when it can now. */
+  readonly retryAt: number | null;
+  /** Distinct network addresses the codes of the last hour were asked for from. */
+  readonly addresses: number;
+}
+
 export const whyStuck = (
   user: User,
   pin: PinStatus,
@@ -851,6 +865,7 @@ export const whyStuck = (
     purpose: string;
   }[],
   methodLockouts: readonly MethodLockout[] = [],
+  codeLimit?: CodeLimit,
 ) => {
   const lines: string[] = [];
   let nextStep: string;
@@ -924,6 +939,17 @@ export const whyStuck = (
       );
     }
     nextStep = `${nextStep} Unblock PIN also unblocks ${names}.`;
+  }
+  if (codeLimit && codeLimit.retryAt !== null) {
+    const until = humanTime(codeLimit.retryAt);
+    lines.push(
+      `Forgot PIN has sent ${codeLimit.sentLastHour} ${plural(codeLimit.sentLastHour, "code", "codes")} for this user name in the last hour, the most it allows, and cannot send another until ${until}.`,
+    );
+    if (codeLimit.addresses > 1)
+      lines.push(
+        `They were asked for from ${codeLimit.addresses} different network addresses: if the user did not ask for them all, someone else may be using their name.`,
+      );
+    nextStep = `${nextStep} Forgot PIN cannot send them a code until ${until}: if they need in now, Generate temporary PIN and give it to them once you know who they are.`;
   }
   return { summary: lines, nextStep };
 };

@@ -99,7 +99,17 @@ export const createServices = ({
     qr: createQrService({ db, repos, pins, policies, audit, clock }),
     outbox,
     portal,
-    admin: createAdminService({ db, repos, pins, policies, methods: portal.methods, outbox, audit, clock }),
+    admin: createAdminService({
+      db,
+      repos,
+      pins,
+      policies,
+      methods: portal.methods,
+      outbox,
+      audit,
+      clock,
+      recovery: portal.recovery,
+    }),
     maintenance: createMaintenance({ repos, clock }),
     apps: createAppClientService({ apiClients: repos.apiClients, audit, clock }),
     tokens: createTokenService({

@@ -60,6 +60,17 @@ export const createRateLimiter = ({ db, clock }: { db: Db; clock: Clock }) => {
       return { admitted: false, retryAt: (events[0]?.at ?? now) + rule.windowMs };
     },
 
+    /**
+     * How full `bucket` is, without counting anything: the requests in the window, and when the next
+     * is admitted if the rule is at its limit (null when one would be admitted now).
+     */
+    async state(bucket: string, rule: WindowRule): Promise<{ counted: number; retryAt: number | null }> {
+      const events = await eventsSince(bucket, clock.now() - rule.windowMs);
+      const full = events.length >= rule.max;
+      const freeing = events[events.length - rule.max];
+      return { counted: events.length, retryAt: full && freeing ? freeing.at + rule.windowMs : null };
+    },
+
     /** The newest event in `bucket`, if any within `windowMs` (for cooldowns). */
     async last(bucket: string, windowMs: number): Promise<number | undefined> {
       const events = await eventsSince(bucket, clock.now() - windowMs);

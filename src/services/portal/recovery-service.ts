@@ -904,6 +904,31 @@ export const createRecoveryService = ({
     channelsNotSetUp,
 
     /**
+     * For the help desk: the Forgot PIN codes sent for this user's name in the last hour against the
+     * hourly limit, when the next one can be sent (null: now), and from how many network addresses
+     * they were asked for.
+     */
+    async codeLimit(user: User) {
+      const { perUserPerHour } = (await portalPolicy.current()).recovery;
+      const { counted, retryAt } = await limits.state(`recovery-sent:${nameKey(user.userPrincipalName)}`, {
+        max: perUserPerHour,
+        windowMs: HOUR_MS,
+      });
+      const sent = await audit.query({
+        targetUserId: user.id,
+        action: "recovery.codeSent",
+        from: clock.now() - HOUR_MS,
+        limit: 200,
+      });
+      return {
+        sentLastHour: counted,
+        max: perUserPerHour,
+        retryAt,
+        addresses: new Set(sent.map((e) => e.ip ?? "")).size,
+      };
+    },
+
+    /**
      * Sent by the help desk: a single-use link to set a new PIN, to the user's first channel that this
      * PinDesk can deliver to (the one the admin page names).
      */
