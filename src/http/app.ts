@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
-import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -122,7 +121,6 @@ export const buildApp = async (services: Services, options: HttpOptions = {}): P
   );
 
   await app.register(formbody, { bodyLimit: config.bodyLimitBytes });
-  await app.register(cookie);
   await app.register(rateLimit, { global: false });
   await app.register(swagger, {
     openapi: {

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import cookie from "@fastify/cookie";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { describePinPolicy } from "../../domain/pin-policy.ts";
 import { canManagePolicies } from "../../domain/roles.ts";
@@ -43,6 +44,9 @@ const csvCell = (value: unknown): string => {
  * the CSRF header; what an administrator may do to whom is enforced by the services (Entra's rules).
  */
 export const adminRoutes = async (app: FastifyInstance, { services }: { services: Services }) => {
+  // Cookies (the portal session) only here: the API, Graph and OAuth routes carry bearer tokens and
+  // do not pay for cookie parsing on every request.
+  await app.register(cookie);
   const { portal, admin, pins, qr, policies, users } = services;
 
   const ctxOf = (request: FastifyRequest): RequestContext => {

@@ -1,3 +1,4 @@
+import cookie from "@fastify/cookie";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { describePinPolicy } from "../../domain/pin-policy.ts";
 import { authSetFor, METHOD_LABELS } from "../../domain/portal-policy.ts";
@@ -31,6 +32,9 @@ const body = (properties: Record<string, object>, required: string[] = Object.ke
  * Access. Session cookie: HttpOnly, SameSite=Strict, Secure behind TLS; state changes need the CSRF header.
  */
 export const portalRoutes = async (app: FastifyInstance, { services }: { services: Services }) => {
+  // Cookies (the portal session) only here: the API, Graph and OAuth routes carry bearer tokens and
+  // do not pay for cookie parsing on every request.
+  await app.register(cookie);
   const { portal, pins, policies } = services;
   const secure = services.config.publicUrl.startsWith("https:");
   const cookieBase = { httpOnly: true, sameSite: "strict" as const, secure, path: "/" };
