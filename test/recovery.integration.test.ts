@@ -616,6 +616,11 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
       expect(whyStuck.nextStep).toContain(
         `Forgot PIN cannot send them a code until ${until}: if they need in now, Generate temporary PIN`,
       );
+      // A disabled account's name gets no codes at all: the limit is not what stops it.
+      await t.services.users.update(cliContext, lee.id, { accountEnabled: false });
+      const disabled = await t.services.admin.userDetail(cliContext, lee.id);
+      expect(disabled.whyStuck.summary).not.toContainEqual(expect.stringMatching(limitLine));
+      await t.services.users.update(cliContext, lee.id, { accountEnabled: true });
       // Once the hour has passed, the limit no longer stands in the way and is not mentioned.
       t.clock.advance(60 * MIN);
       const later = await t.services.admin.userDetail(cliContext, lee.id);
@@ -1090,6 +1095,19 @@ describe.each(dialects)("delivery that fails is visible to the user and the help
         expect(start.body.channels.map((c: { channel: string }) => c.channel)).toEqual(["email"]);
         expect(start.body.channelsNotSetUp).toEqual(["sms"]);
       }
+      // The portal's own list is about the installation, whatever Forgot PIN allows: with Forgot PIN
+      // by email only, a phone still cannot be confirmed or used for a sign-in code.
+      const info = async () => (await portalClient(emailOnly).get("/portal/api/pin-policy")).body;
+      expect((await info()).channelsNotSetUp).toEqual(["sms"]);
+      await emailOnly.services.portal.portalPolicy.update(cliContext, { recovery: { channels: ["email"] } });
+      expect((await info()).channelsNotSetUp).toEqual(["sms"]);
+      const emailOnlyPolicy = await portalClient(emailOnly).post("/portal/api/recovery/start", {
+        userPrincipalName: "ana@contoso.com",
+      });
+      expect(emailOnlyPolicy.body.channelsNotSetUp).toEqual([]);
+      await emailOnly.services.portal.portalPolicy.update(cliContext, {
+        recovery: { channels: ["email", "sms"] },
+      });
       // Someone whose only channel cannot be sent on is offered nothing, and the page can say why.
       await emailOnly.services.users.create(cliContext, {
         userPrincipalName: "phone.only@contoso.com",
@@ -1253,13 +1271,8 @@ describe.each(dialects)(
       const { createOutbox } = await import("../src/delivery/outbox.ts");
       const { transportsFor } = await import("../src/services/index.ts");
       // A process of its own over the same database: its own outbox, which has sent nothing yet.
-      const otherProcess = () =>
-        createOutbox({
-          repo: t.services.repos.outbox,
-          box: t.services.box,
-          clock: t.clock,
-          transports: transportsFor(t.config),
-        });
+      const otherProcess = (transports = transportsFor(t.config)) =>
+        createOutbox({ repo: t.services.repos.outbox, box: t.services.box, clock: t.clock, transports });
       const standIn = async (outbox: ReturnType<typeof otherProcess>) => {
         const id = randomUUID();
         await outbox.enqueueStandIn({
@@ -1290,6 +1303,17 @@ describe.each(dialects)(
         attempts: 1,
         lastError: real?.lastError,
       });
+      // A process that cannot send email at all fails its stand-ins as it fails real messages.
+      const { unconfiguredTransport } = await import("../src/delivery/transports.ts");
+      const bare = otherProcess({ email: unconfiguredTransport("email"), sms: unconfiguredTransport("sms") });
+      expect(await standIn(bare)).toMatchObject({
+        state: "failed",
+        lastError: expect.stringContaining("email delivery is not configured"),
+      });
+      // An answer older than the longest wait between two tries no longer says how the provider is
+      // doing: nothing real has been tried since, and a stand-in is accepted, as a first try would be.
+      t.clock.advance(31 * MIN);
+      expect(await standIn(otherProcess())).toMatchObject({ state: "accepted", attempts: 1 });
     });
   },
 );

@@ -101,6 +101,9 @@ export const createOutbox = ({
 }) => {
   let timer: NodeJS.Timeout | undefined;
   const maxAttempts = retryDelaysMs.length + 1;
+  // A channel's last answer stands for its provider's state for as long as the longest wait between
+  // two tries of a message: within that, a real message still being retried would have renewed it.
+  const ANSWER_CURRENT_MS = Math.max(...retryDelaysMs, 60_000);
   // What the provider of each channel last answered for a real message, and how long it took: a
   // stand-in is answered the same, so its states follow a real message's through an outage too. It is
   // kept in the database, so a process that has sent nothing yet (just started, or one of several)
@@ -109,17 +112,19 @@ export const createOutbox = ({
   const send = async (row: OutboxRow): Promise<SendResult> => {
     const channel = row.channel;
     if (row.stand_in === 1) {
+      // A channel this process cannot send on fails a real message at once, so its stand-in too.
+      const unavailable = transports[channel].unavailable;
+      if (unavailable) return { accepted: false, reason: unavailable, permanent: true };
+      // Only a recent answer says how the provider is doing now: real messages (and their retries)
+      // renew it while they are being sent.
       const last = await repo.channelAnswer(channel);
-      if (last) {
+      if (last && last.at > clock.now() - ANSWER_CURRENT_MS) {
         await sleep(Math.min(last.ms, 10_000));
         return last.accepted === 1
           ? { accepted: true, providerMessageId: null }
           : { accepted: false, reason: last.reason ?? "the provider gave no reason", permanent: false };
       }
-      const unavailable = transports[channel].unavailable;
-      return unavailable
-        ? { accepted: false, reason: unavailable, permanent: true }
-        : { accepted: true, providerMessageId: null };
+      return { accepted: true, providerMessageId: null };
     }
     const started = performance.now();
     const result = await transports[channel].send({

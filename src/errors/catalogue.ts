@@ -392,7 +392,7 @@ export const errorCatalogue = define({
     status: 409,
     message: "This PinDesk is not set up to send codes this way.",
     mitigation:
-      "Choose another way to confirm it is you, or contact your help desk. Whoever runs PinDesk can set up email (PINDESK_SMTP_HOST) or text messages (PINDESK_SMS_WEBHOOK_URL).",
+      "Choose another way to confirm it is you, or contact your help desk: they can help you in now, and have it set up.",
   },
   deliveryUnavailable: {
     status: 409,

@@ -282,7 +282,8 @@ export const createAdminService = ({
       const roleText = ctx.actor.type === "user" ? ctx.actor.roles.join(", ") || "no role" : ctx.actor.type;
       const qrCodes = qr ? await repos.qr.codesOf(user.id) : [];
       const lockouts = await methodLockoutsOf(repos, policies, user, clock.now());
-      const codeLimit = await recovery?.codeLimit(user);
+      // A disabled account gets no Forgot PIN codes at all (its name is answered like an unknown one).
+      const codeLimit = user.accountEnabled ? await recovery?.codeLimit(user) : undefined;
       return {
         user,
         pin,

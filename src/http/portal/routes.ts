@@ -109,7 +109,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       description: describePinPolicy(policy),
       helpdeskContact: portalPolicy.helpdeskContact,
       emergencyAccess: portalPolicy.emergencyAccess.enabled,
-      channelsNotSetUp: await portal.recovery.channelsNotSetUp(),
+      channelsNotSetUp: portal.recovery.undeliverableChannels(),
     };
   });
 

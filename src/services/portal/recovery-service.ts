@@ -900,8 +900,12 @@ export const createRecoveryService = ({
 
     notifyPinChanged,
 
-    /** Channels the portal policy allows that this PinDesk cannot send on (the same for everyone). */
-    channelsNotSetUp,
+    /**
+     * Channels this PinDesk cannot send on at all, whatever the Forgot PIN policy allows: no sign-in
+     * code or confirmation code can go there either (the same for everyone).
+     */
+    undeliverableChannels: (): ("email" | "sms")[] =>
+      (["email", "sms"] as const).filter((c) => outbox.unavailable(c) !== null),
 
     /**
      * For the help desk: the Forgot PIN codes sent for this user's name in the last hour against the

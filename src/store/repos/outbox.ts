@@ -12,12 +12,11 @@ export const createOutboxRepo = ({ kysely }: Db) => ({
       .insertInto("channel_answers")
       .values(answer)
       .onConflict((oc) =>
-        oc.column("channel").doUpdateSet({
-          accepted: answer.accepted,
-          reason: answer.reason,
-          ms: answer.ms,
-          at: answer.at,
-        }),
+        oc
+          .column("channel")
+          .doUpdateSet({ accepted: answer.accepted, reason: answer.reason, ms: answer.ms, at: answer.at })
+          // Of two processes noting answers at once, the newer answer stays.
+          .where("channel_answers.at", "<=", answer.at),
       )
       .execute();
   },

@@ -305,9 +305,11 @@ export const ForgotPinPage = () => {
           {flow.channels.length === 0 ? (
             <div className="notice notice-warning" role="status" data-testid="no-channel">
               <p className="notice-title">
-                {flow.channelsNotSetUp.length > 0
-                  ? `We cannot send you a code: this PinDesk is not set up to send ${notSetUpWords(flow.channelsNotSetUp)}.`
-                  : "We have no email address or phone number to send you a code."}
+                {flow.channelsNotSetUp.length === 0
+                  ? "We have no email address or phone number to send you a code."
+                  : flow.channelsNotSetUp.length === 1
+                    ? `We cannot send you a code: this PinDesk is not set up to send ${notSetUpWords(flow.channelsNotSetUp)}, and there is no other way on file to send you one.`
+                    : `We cannot send you a code: this PinDesk is not set up to send ${notSetUpWords(flow.channelsNotSetUp)}.`}
               </p>
               <p>
                 {flow.emergencyAccess
