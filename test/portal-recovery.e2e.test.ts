@@ -134,9 +134,15 @@ describe.each(dialects)(
       await page.getByRole("button", { name: "Continue" }).click();
       await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toContain("4 tries left.");
 
+      // The code belongs to this flow: a reload (or a look at the mail app and back) keeps the flow,
+      // where it was sent, and the tries already counted.
+      await page.reload();
+      await expect.poll(() => sent.textContent(), WAIT).toContain("Sent to a•••a@outlook.com at 09:00");
       await page.getByLabel("Code from the email").fill(await sink.codeFor(ANA_MAIL, before));
       await page.getByRole("button", { name: "Continue" }).click();
       await page.getByRole("heading", { level: 1, name: "Choose a new PIN" }).waitFor();
+      // The used flow is not kept: a reload now would start afresh, not offer a spent code.
+      expect(await page.evaluate(() => window.sessionStorage.getItem("pindesk.forgot-pin"))).toBeNull();
       await page.getByLabel("New PIN", { exact: true }).fill("1111");
       await expect
         .poll(() => page.getByTestId("pin-checks").textContent(), WAIT)

@@ -81,13 +81,57 @@ const DeliveryLine = ({ sent, status }: { sent: RecoverySent; status: DeliverySt
   );
 };
 
+/**
+ * A code belongs to the flow that asked for it, so the flow outlives a reload of the page (or a look at
+ * the mail app and back): kept for this tab only (sessionStorage, gone with the tab, never shared with
+ * another tab or person on a shared device), and dropped once the code has been used or the flow has
+ * run out (the server's own limit; this side keeps it at most 30 minutes after its last change).
+ */
+const FLOW_KEY = "pindesk.forgot-pin";
+const FLOW_KEEP_MS = 30 * 60_000;
+
+interface SavedFlow {
+  upn: string;
+  flow: RecoveryStart;
+  channelId?: string | undefined;
+  sent?: RecoverySent | undefined;
+  resendAt: Partial<Record<"email" | "sms", number>>;
+  savedAt: number;
+}
+
+const loadFlow = (upnGiven: string | undefined): SavedFlow | undefined => {
+  try {
+    const raw = window.sessionStorage.getItem(FLOW_KEY);
+    if (!raw) return undefined;
+    const saved = JSON.parse(raw) as SavedFlow;
+    // Another name typed on the sign-in page starts afresh.
+    if (Date.now() - saved.savedAt > FLOW_KEEP_MS || (upnGiven && upnGiven !== saved.upn)) {
+      window.sessionStorage.removeItem(FLOW_KEY);
+      return undefined;
+    }
+    return saved;
+  } catch {
+    return undefined;
+  }
+};
+
+const keepFlow = (saved: SavedFlow | undefined) => {
+  try {
+    if (saved) window.sessionStorage.setItem(FLOW_KEY, JSON.stringify(saved));
+    else window.sessionStorage.removeItem(FLOW_KEY);
+  } catch {
+    // Storage refused (private mode, full): the flow just does not survive a reload.
+  }
+};
+
 export const ForgotPinPage = () => {
-  const [upn, setUpn] = useState(() => navState().upn ?? "");
-  const [flow, setFlow] = useState<RecoveryStart>();
-  const [channelId, setChannelId] = useState<string>();
-  const [sent, setSent] = useState<RecoverySent>();
+  const [saved] = useState(() => loadFlow(navState().upn));
+  const [upn, setUpn] = useState(() => saved?.upn ?? navState().upn ?? "");
+  const [flow, setFlow] = useState<RecoveryStart | undefined>(saved?.flow);
+  const [channelId, setChannelId] = useState<string | undefined>(saved?.channelId);
+  const [sent, setSent] = useState<RecoverySent | undefined>(saved?.sent);
   /** When a new code may be sent, per kind of channel: switching to the phone is never held up by an email. */
-  const [resendAt, setResendAt] = useState<Partial<Record<"email" | "sms", number>>>({});
+  const [resendAt, setResendAt] = useState<Partial<Record<"email" | "sms", number>>>(saved?.resendAt ?? {});
   const [status, setStatus] = useState<DeliveryStatus>();
   const [code, setCode] = useState("");
   const [resetToken, setResetToken] = useState<string>();
@@ -108,6 +152,14 @@ export const ForgotPinPage = () => {
   useEffect(() => {
     if (phase !== "upn") heading.current?.focus();
   }, [phase]);
+
+  useEffect(() => {
+    keepFlow(
+      flow && !resetToken && !done && !expired
+        ? { upn: upn.trim(), flow, channelId, sent, resendAt, savedAt: Date.now() }
+        : undefined,
+    );
+  }, [flow, channelId, sent, resendAt, resetToken, done, expired, upn]);
 
   const fail = (e: unknown) => {
     const err = toApiError(e);
