@@ -18,6 +18,9 @@ export const SIGN_IN_METHODS: readonly MethodType[] = [
   "sms",
 ];
 
+/** What a channel sends, in a sentence ("not set up to send text messages"). */
+export const CHANNEL_SENDS: Record<"email" | "sms", string> = { email: "email", sms: "text messages" };
+
 export const METHOD_LABELS: Record<MethodType, string> = {
   pin: "PIN",
   totp: "Authenticator app code",

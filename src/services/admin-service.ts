@@ -4,6 +4,7 @@ import { digestToken, randomToken } from "../crypto/tokens.ts";
 import { SUPERSEDED } from "../delivery/outbox.ts";
 import { checkPin, describePinPolicy } from "../domain/pin-policy.ts";
 import {
+  CHANNEL_SENDS,
   METHOD_COUNTER_KINDS,
   METHOD_COUNTER_LABELS,
   METHOD_LABELS,
@@ -503,7 +504,7 @@ export const createAdminService = ({
         for (const channel of ["email", "sms"] as const)
           if (set.methods.includes(channel) && notSetUp(channel))
             effects.push(
-              `${set.name} needs a ${channel === "email" ? "code by email" : "code by text message"}, but this PinDesk is not set up to send ${channel === "email" ? "email" : "text messages"}: its users could not finish signing in (${notSetUp(channel)}).`,
+              `${set.name} needs a ${METHOD_LABELS[channel].toLowerCase()}, but this PinDesk is not set up to send ${CHANNEL_SENDS[channel]}: its users could not finish signing in (${notSetUp(channel)}).`,
             );
       for (const set of current.authSets)
         if (!next.authSets.some((s) => s.id === set.id))
@@ -553,7 +554,7 @@ export const createAdminService = ({
         for (const channel of next.recovery.channels)
           if (notSetUp(channel))
             effects.push(
-              `Forgot PIN will not offer ${channel === "email" ? "email" : "text messages"} until delivery is set up (${notSetUp(channel)}).`,
+              `Forgot PIN will not offer ${CHANNEL_SENDS[channel]} until delivery is set up (${notSetUp(channel)}).`,
             );
       }
       for (const key of [
@@ -848,7 +849,6 @@ export const methodLockoutsOf = async (
 /** Forgot PIN's hourly code limit as it stands for one user. */
 export interface CodeLimit {
   readonly sentLastHour: number;
-  readonly max: number;
   /** When Forgot PIN can send the next code; null when it can now. */
   readonly retryAt: number | null;
   /** Distinct network addresses the codes of the last hour were asked for from. */

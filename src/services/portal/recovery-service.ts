@@ -4,6 +4,7 @@ import type { Keyring } from "../../crypto/keyring.ts";
 import { digestToken, randomToken } from "../../crypto/tokens.ts";
 import { SUPERSEDED } from "../../delivery/outbox.ts";
 import {
+  CHANNEL_SENDS,
   METHOD_COUNTER_KINDS,
   maskEmail,
   maskPhone,
@@ -301,9 +302,18 @@ export const createRecoveryService = ({
     return list.filter((c) => allowed.includes(c.channel) && outbox.unavailable(c.channel) === null);
   };
 
+  /**
+   * Channels this PinDesk cannot send on at all, whatever the Forgot PIN policy allows: no sign-in
+   * code or confirmation code can go there either (the same for everyone).
+   */
+  const undeliverableChannels = (): ("email" | "sms")[] =>
+    (["email", "sms"] as const).filter((c) => outbox.unavailable(c) !== null);
+
   /** Channels the policy allows but this PinDesk cannot send on: the same for every name. */
-  const channelsNotSetUp = async (): Promise<("email" | "sms")[]> =>
-    (await portalPolicy.current()).recovery.channels.filter((c) => outbox.unavailable(c) !== null);
+  const channelsNotSetUp = async (): Promise<("email" | "sms")[]> => {
+    const allowed = (await portalPolicy.current()).recovery.channels;
+    return undeliverableChannels().filter((c) => allowed.includes(c));
+  };
 
   /** Refuses, with what to do instead, to send a code on a channel this PinDesk cannot deliver to. */
   const assertChannelSetUp = (channel: "email" | "sms") => {
@@ -311,7 +321,7 @@ export const createRecoveryService = ({
     throw new AppError(
       "channelNotSetUp",
       { channel },
-      `This PinDesk is not set up to send ${channel === "email" ? "email" : "text messages"}.`,
+      `This PinDesk is not set up to send ${CHANNEL_SENDS[channel]}.`,
     );
   };
 
@@ -900,12 +910,7 @@ export const createRecoveryService = ({
 
     notifyPinChanged,
 
-    /**
-     * Channels this PinDesk cannot send on at all, whatever the Forgot PIN policy allows: no sign-in
-     * code or confirmation code can go there either (the same for everyone).
-     */
-    undeliverableChannels: (): ("email" | "sms")[] =>
-      (["email", "sms"] as const).filter((c) => outbox.unavailable(c) !== null),
+    undeliverableChannels,
 
     /**
      * For the help desk: the Forgot PIN codes sent for this user's name in the last hour against the
@@ -926,7 +931,6 @@ export const createRecoveryService = ({
       });
       return {
         sentLastHour: counted,
-        max: perUserPerHour,
         retryAt,
         addresses: new Set(sent.map((e) => e.ip ?? "")).size,
       };

@@ -20,6 +20,7 @@ import { PinChangedPanel } from "../components/PinChangedPanel.tsx";
 import { PinFields } from "../components/PinFields.tsx";
 import { WaysOut } from "../components/WaysOut.tsx";
 import { announce } from "../lib/announce.ts";
+import { notSetUpWords } from "../lib/channels.ts";
 import { navState } from "../lib/router.ts";
 import { formatClock, formatCountdown, humanizeTimes, msUntilServerTime } from "../lib/time.ts";
 
@@ -28,10 +29,6 @@ const STATUS_POLL_MS = 3000;
 const STATUS_POLL_FOR_MS = 15 * 60_000;
 
 const channelWord = (c: RecoveryChannel | undefined) => (c?.channel === "sms" ? "text message" : "email");
-
-/** "email", "text messages", or both, for the channels this PinDesk cannot send on. */
-const notSetUpWords = (channels: readonly ("email" | "sms")[]) =>
-  channels.map((c) => (c === "sms" ? "text messages" : "email")).join(" or ");
 
 /** Local time (Date.now scale) when a new code may be sent. */
 const resendMomentOf = (sent: RecoverySent): number =>

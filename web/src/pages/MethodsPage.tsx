@@ -17,6 +17,7 @@ import { Link } from "../components/Link.tsx";
 import { ErrorNotice, Notice } from "../components/Notices.tsx";
 import { TotpSetup } from "../components/TotpSetup.tsx";
 import { announce } from "../lib/announce.ts";
+import { channelSends, undeliverable } from "../lib/channels.ts";
 import { usePinPolicy } from "../lib/policy.ts";
 import { formatDateTime } from "../lib/time.ts";
 import { useLoad } from "../lib/use-load.ts";
@@ -277,10 +278,12 @@ const AddMethod = ({ onDone, onCancel }: { onDone(d: Done): void; onCancel(): vo
   const choice = ADD_CHOICES.find((c) => c.kind === kind);
   // An address that no code can be sent to could never be confirmed: say so instead of offering it.
   const notSetUp = usePinPolicy()?.channelsNotSetUp ?? [];
-  const unavailable = (k: AddKind) =>
-    (k === "email" || k === "sms") && notSetUp.includes(k)
-      ? `This PinDesk is not set up to send ${k === "email" ? "email" : "text messages"}, so it cannot be added yet. Ask your help desk.`
+  const unavailable = (k: AddKind) => {
+    const channel = undeliverable(k, notSetUp);
+    return channel
+      ? `This PinDesk is not set up to send ${channelSends(channel)}, so it cannot be added yet. Ask your help desk.`
       : undefined;
+  };
   return (
     <section className="card" aria-labelledby="add-title" data-testid="add-method">
       <h2 id="add-title" className="h3" tabIndex={-1}>
@@ -353,8 +356,7 @@ const MethodRow = ({
   const unconfirmed = !method.verified && (method.type === "email" || method.type === "sms");
   // A code can only be sent where this PinDesk is set up to send: otherwise "Ready to use" would promise
   // a code that never comes.
-  const notSetUp = usePinPolicy()?.channelsNotSetUp ?? [];
-  const cannotSend = (method.type === "email" || method.type === "sms") && notSetUp.includes(method.type);
+  const cannotSend = undeliverable(method.type, usePinPolicy()?.channelsNotSetUp ?? []);
   return (
     <li className="method" data-testid={`method-${method.type}`}>
       <div className="method-main">
@@ -370,7 +372,7 @@ const MethodRow = ({
             <span className="status-warn">{pinNote}</span>
           ) : cannotSend ? (
             <span className="status-warn">
-              {`Cannot be used now: this PinDesk is not set up to send ${method.type === "email" ? "email" : "text messages"}`}
+              {`Cannot be used now: this PinDesk is not set up to send ${channelSends(cannotSend)}`}
             </span>
           ) : method.verified ? (
             <span className="status-ok">Ready to use</span>
