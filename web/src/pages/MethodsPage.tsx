@@ -291,19 +291,22 @@ const AddMethod = ({ onDone, onCancel }: { onDone(d: Done): void; onCancel(): vo
       </h2>
       {!kind && (
         <ul className="choice-list">
-          {ADD_CHOICES.map((c) => (
-            <li key={c.kind}>
-              <button
-                type="button"
-                className="choice"
-                disabled={unavailable(c.kind) !== undefined}
-                onClick={() => setKind(c.kind)}
-              >
-                <span className="choice-label">{c.label}</span>
-                <span className="choice-hint">{unavailable(c.kind) ?? c.hint}</span>
-              </button>
-            </li>
-          ))}
+          {ADD_CHOICES.map((c) => {
+            const note = unavailable(c.kind);
+            return (
+              <li key={c.kind}>
+                <button
+                  type="button"
+                  className="choice"
+                  disabled={note !== undefined}
+                  onClick={() => setKind(c.kind)}
+                >
+                  <span className="choice-label">{c.label}</span>
+                  <span className="choice-hint">{note ?? c.hint}</span>
+                </button>
+              </li>
+            );
+          })}
         </ul>
       )}
       {kind === "totp" && <AddTotp onDone={onDone} />}
