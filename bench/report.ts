@@ -3,6 +3,8 @@
  * judged here; a missed target becomes a warning, never a failure.
  */
 import type { Dialect } from "../src/store/db.ts";
+import type { CpuPerOperation } from "./cpu.ts";
+import type { FloorResult } from "./floor.ts";
 import type { LoadResult } from "./load.ts";
 import type { LockoutResult } from "./lockout.ts";
 import type { SignInResult } from "./signin.ts";
@@ -13,6 +15,8 @@ export const HEALTH_P99_TARGET_MS = 25;
 export interface SignInReport {
   readonly dialect: Dialect;
   readonly result?: SignInResult;
+  /** The same run's floor on this database (see floor.ts). */
+  readonly floor?: FloorResult;
   readonly skipped?: string;
 }
 
@@ -76,9 +80,13 @@ const renderTable = (rows: readonly Row[]): string => {
  * when it runs on this host). On a machine whose cores are saturated, the throughput ratio follows
  * these figures.
  */
-const cpuRows = (dialect: Dialect, result: SignInResult) => {
-  if (!result.cpu) return undefined;
-  const { raw, signIn } = result.cpu;
+const cpuRows = (
+  label: string,
+  dialect: Dialect,
+  cpu: { readonly raw: CpuPerOperation; readonly signIn: CpuPerOperation } | undefined,
+) => {
+  if (!cpu) return undefined;
+  const { raw, signIn } = cpu;
   const server = dialect === "postgres" ? (signIn.postgresMs ?? 0) : 0;
   const rawTotal = raw.eventLoopMs + raw.otherThreadsMs;
   const total = signIn.eventLoopMs + signIn.otherThreadsMs + server;
@@ -95,7 +103,7 @@ const cpuRows = (dialect: Dialect, result: SignInResult) => {
       : []),
   ];
   const row: Row = [
-    `  CPU per sign-in, ${dialect} (raw verify's beside it)`,
+    `  CPU per ${label}, ${dialect} (raw verify's beside it)`,
     ms(total),
     `${ms(rawTotal)} raw`,
     (rawTotal / Math.max(total, 1e-9)).toFixed(3),
@@ -159,7 +167,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
   ];
 
   const signInJson: Record<string, unknown> = {};
-  for (const { dialect, result, skipped } of input.signIns) {
+  for (const { dialect, result, floor, skipped } of input.signIns) {
     if (!result) {
       rows.push([`sign-in, ${dialect}`, "-", "", "", "", brief(skipped)]);
       signInJson[dialect] = { skipped };
@@ -172,7 +180,7 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
     const ratioMet = ratio >= SIGN_IN_RATIO_TARGET;
     if (!ratioMet) {
       warnings.push(
-        `sign-in on ${dialect}: ${ratio.toFixed(2)} of raw argon2id throughput, below the ${SIGN_IN_RATIO_TARGET} target`,
+        `sign-in on ${dialect}: ${ratio.toFixed(2)} of raw argon2id throughput, below the ${SIGN_IN_RATIO_TARGET} target${floor ? ` (the floor on this machine: ${floor.pairedRatio.toFixed(2)})` : ""}`,
       );
     }
     const healthMet = loaded.p99 <= HEALTH_P99_TARGET_MS;
@@ -207,8 +215,22 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
         healthMet ? "ok" : "WARN",
       ],
     );
-    const cpu = cpuRows(dialect, result);
+    const cpu = cpuRows("sign-in", dialect, result.cpu);
     if (cpu) rows.push(cpu.row);
+    const floorCpu =
+      floor &&
+      cpuRows("floor sign-in", dialect, floor.cpu && { raw: floor.cpu.raw, signIn: floor.cpu.floor });
+    if (floor) {
+      rows.push([
+        `  floor: bare node:http + driver, same writes, ${dialect}`,
+        perSecond(floor.perSecond),
+        "paired rounds",
+        floor.pairedRatio.toFixed(3),
+        "",
+        `PinDesk ${(ratio / floor.pairedRatio).toFixed(3)} of it (rounds ${floor.roundRatios.map((r) => r.toFixed(2)).join(" ")})`,
+      ]);
+      if (floorCpu) rows.push(floorCpu.row);
+    }
     const latencyBound = saturation ? saturation.load.perSecond / baselinePerSecond : 0;
     if (saturation) {
       // With one request per thread no hash waits for a thread, so the app's timer measures the hash
@@ -267,6 +289,15 @@ export const buildReport = (input: ReportInput): { text: string; summary: Record
       },
       concurrency: result.concurrency,
       ...(cpu && { cpuMs: cpu.json }),
+      ...(floor && {
+        floor: {
+          verifiesPerSecond: round(floor.perSecond, 1),
+          ratio: round(floor.pairedRatio),
+          rounds: floor.roundRatios.map((r) => round(r)),
+          pinDeskOfFloor: round(ratio / floor.pairedRatio),
+          ...(floorCpu && { cpuMs: floorCpu.json }),
+        },
+      }),
       ...(saturation && {
         onePerThread: {
           concurrency: saturation.concurrency,

@@ -7,8 +7,10 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import type { Dialect } from "../src/store/db.ts";
 import { measureRawVerify } from "./argon2.ts";
+import type { CpuAccount } from "./cpu.ts";
 import { createBenchDatabase, findPostgres } from "./databases.ts";
 import { formatExtras, runExtras } from "./extras.ts";
+import { type FloorResult, measureFloor } from "./floor.ts";
 import type { LoadResult } from "./load.ts";
 import { runLockoutRace } from "./lockout.ts";
 import { buildReport, type LockoutReport, type SignInReport } from "./report.ts";
@@ -112,6 +114,42 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
     });
   };
 
+  const rawBaseline = (cpu: CpuAccount) =>
+    measureRawVerify({
+      cpu,
+      pepper,
+      concurrency: loadConcurrency,
+      warmupMs: Math.min(options.warmupMs, 500),
+      durationMs: options.durationMs,
+    });
+
+  // The floor of each database, right after PinDesk's sign-in on it (see floor.ts).
+  const measureDialectFloor = async (dialect: Dialect): Promise<FloorResult | undefined> => {
+    progress(`floor on ${dialect}: a bare node:http server doing only the writes lockout needs`);
+    const database = await createBenchDatabase(dialect, adminUrl);
+    try {
+      const floor = await measureFloor({
+        database,
+        pepper,
+        concurrency: loadConcurrency,
+        users: options.users,
+        warmupMs: options.warmupMs,
+        warmupRequests: options.warmupRequests,
+        durationMs: options.durationMs,
+        rounds: options.rounds,
+        rawBaseline,
+      });
+      if (floor.failed > 0)
+        failures.push(`floor on ${dialect}: ${floor.failed} requests failed (${floor.failures.join("; ")})`);
+      return floor;
+    } catch (error) {
+      failures.push(`floor on ${dialect}: ${(error as Error).message}`);
+      return undefined;
+    } finally {
+      await database.drop();
+    }
+  };
+
   // The baseline is taken before and after the sign-in runs; their mean is the divisor.
   const baselineBefore = await baseline("before");
 
@@ -138,16 +176,10 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
         healthGapMs: 5,
         saturationConcurrency: threads,
         rounds: options.rounds,
-        rawBaseline: (cpu) =>
-          measureRawVerify({
-            cpu,
-            pepper,
-            concurrency: loadConcurrency,
-            warmupMs: Math.min(options.warmupMs, 500),
-            durationMs: options.durationMs,
-          }),
+        rawBaseline,
       });
-      signIns.push({ dialect, result });
+      const floor = await measureDialectFloor(dialect);
+      signIns.push({ dialect, result, ...(floor && { floor }) });
       if (result.load.failed > 0) {
         failures.push(
           `sign-in on ${dialect}: ${result.load.failed} requests failed (${result.load.failures.join("; ")})`,
