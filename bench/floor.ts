@@ -16,7 +16,7 @@ import { v7 as uuidv7 } from "uuid";
 import { createHasher, OWASP_ARGON2ID } from "../src/crypto/hasher.ts";
 import { parsePepperEnv } from "../src/crypto/keyring.ts";
 import { fixedStatement, migrateToLatest, openDb, sqlitePathOf } from "../src/store/db.ts";
-import { AUDIT_COLUMNS, type AuditRow } from "../src/store/repos/audit-events.ts";
+import { AUDIT_INSERT, type AuditRow, auditValues } from "../src/store/repos/audit-events.ts";
 import {
   type CounterRules,
   createLockoutCountersRepo,
@@ -61,9 +61,6 @@ interface FloorStore {
   close(): Promise<void>;
 }
 
-const auditInsertText = `INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`;
-const auditValues = (row: AuditRow) => AUDIT_COLUMNS.map((c) => row[c] ?? null);
-
 const openFloorStore = (database: BenchDatabase): FloorStore => {
   const reserveSql = reservationStatement(database.dialect, "?")(RULES)().sql;
   const reserveArgs = (subject: string) => reserveValues([subject], Date.now(), RULES);
@@ -73,7 +70,7 @@ const openFloorStore = (database: BenchDatabase): FloorStore => {
     sqlite.pragma("synchronous = NORMAL");
     const reserve = sqlite.prepare(reserveSql);
     const success = sqlite.prepare(successText("sqlite"));
-    const insert = sqlite.prepare(auditInsertText);
+    const insert = sqlite.prepare(AUDIT_INSERT);
     const write = sqlite.transaction((subject: string, failed: number, audit: AuditRow) => {
       success.run(failed, subject);
       insert.run(...auditValues(audit));
@@ -90,9 +87,10 @@ const openFloorStore = (database: BenchDatabase): FloorStore => {
   // run) must not crash the process, as in PinDesk's own pool.
   const pool = new pg.Pool({ connectionString: database.url, max: 10 });
   pool.on("error", () => undefined);
+  // The counter's success and the audit row in one statement, as PinDesk writes them.
   const successSql = fixedStatement(
     "postgres",
-    `WITH counter AS (${successText("postgres")} RETURNING subject) ${auditInsertText}`,
+    `WITH counter AS (${successText("postgres")} RETURNING subject) ${AUDIT_INSERT}`,
   )().sql;
   return {
     reserve: async (subject) =>

@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql } from "kysely";
-import { type Db, everyColumn, fixedStatement } from "../db.ts";
+import { type Db, type Dialect, everyColumn, fixedStatement } from "../db.ts";
 import type { AuditEventsTable, Database } from "../schema.ts";
 
 export type AuditRow = Selectable<AuditEventsTable>;
@@ -37,16 +37,24 @@ export const AUDIT_COLUMNS = everyColumn<AuditRow>()([
   "details",
 ]);
 
+/** The insert of one audit row, with a `?` for each of AUDIT_COLUMNS (see `auditValues`). */
+export const AUDIT_INSERT = `INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`;
+
+/** A row's values in the order of AUDIT_INSERT's placeholders. */
+export const auditValues = (row: AuditRow): unknown[] => AUDIT_COLUMNS.map((c) => row[c] ?? null);
+
+/** The insert of one audit row, as a fixed statement: every operation writes one. */
+export const auditInsertStatement = (dialect: Dialect) => {
+  const insertRow = fixedStatement(dialect, AUDIT_INSERT);
+  return (row: AuditRow) => insertRow(...auditValues(row));
+};
+
 export const createAuditEventsRepo = ({ kysely, dialect }: Db) => {
-  // Every operation writes one: a fixed statement rather than a built one.
-  const insertRow = fixedStatement(
-    dialect,
-    `INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`,
-  );
+  const insertRow = auditInsertStatement(dialect);
   return {
     /** Inserts the event; within `trx` when it is written together with what it records. */
     async insert(row: AuditRow, trx: Kysely<Database> = kysely): Promise<void> {
-      await trx.executeQuery(insertRow(...AUDIT_COLUMNS.map((c) => row[c] ?? null)));
+      await trx.executeQuery(insertRow(row));
     },
 
     async query(q: AuditQuery): Promise<AuditRow[]> {

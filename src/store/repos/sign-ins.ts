@@ -1,12 +1,6 @@
 import { type Db, fixedStatement, PREPARED } from "../db.ts";
-import { AUDIT_COLUMNS, type AuditRow, createAuditEventsRepo } from "./audit-events.ts";
-import {
-  type CounterRules,
-  createLockoutCountersRepo,
-  reservationStatement,
-  reserveValues,
-  successText,
-} from "./lockout-counters.ts";
+import { AUDIT_INSERT, type AuditRow, auditInsertStatement, auditValues } from "./audit-events.ts";
+import { type CounterRules, reservationStatement, reserveValues, successText } from "./lockout-counters.ts";
 import type { PinCredentialRow } from "./pin-credentials.ts";
 import { USER_WITH_PIN_SELECT, type User, type UserWithPinRow, upnKey, userWithPinFromRow } from "./users.ts";
 
@@ -31,10 +25,15 @@ export interface VerifiedSignIn {
  * `successText`): inside the statement on PostgreSQL, that function itself on SQLite.
  */
 export const createSignInsRepo = (db: Db) => {
-  const counters = createLockoutCountersRepo(db);
-  const auditEvents = createAuditEventsRepo(db);
+  // SQLite's writes of a success, in one transaction (see recordVerified).
+  const success = fixedStatement(db.dialect, successText(db.dialect));
   const signedIn = fixedStatement(db.dialect, "UPDATE users SET last_sign_in_at = ? WHERE id = ?");
+  const policyChecked = fixedStatement(
+    db.dialect,
+    "UPDATE pin_credentials SET policy_version = ? WHERE user_id = ?",
+  );
   const qrUsed = fixedStatement(db.dialect, "UPDATE qr_codes SET last_used_at = ? WHERE id = ?");
+  const insertAudit = auditInsertStatement(db.dialect);
   // PostgreSQL's lookup and reservation in one statement (see findAndReserve), compiled once. Its own
   // commit does not wait for the WAL to reach the disk (`set_config(…, true)`: this transaction only).
   // Every outcome of the guess commits synchronously before anything is answered: the counted failure,
@@ -71,7 +70,7 @@ export const createSignInsRepo = (db: Db) => {
     ];
     return `${PREPARED}
     WITH ${writes.join(",\n    ")}
-    INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map(() => "?").join(", ")})`;
+    ${AUDIT_INSERT}`;
   };
   const verifiedStatements = new Map<string, ReturnType<typeof fixedStatement>>();
   const verifiedOnPostgres = (checked: boolean, used: boolean) => {
@@ -133,24 +132,18 @@ export const createSignInsRepo = (db: Db) => {
             ...(checked ? [v.policyVersion, v.userId] : []),
             // used
             ...(used ? [v.at, v.qrCodeId] : []),
-            ...AUDIT_COLUMNS.map((c) => v.audit[c] ?? null),
+            ...auditValues(v.audit),
           ),
         );
         return;
       }
-      await db.group(async (trx) => {
-        await counters.recordSuccess(v.subject, v.failedAtReservation, trx);
-        await trx.executeQuery(signedIn(v.at, v.userId));
-        if (v.policyVersion !== undefined) {
-          await trx
-            .updateTable("pin_credentials")
-            .set({ policy_version: v.policyVersion })
-            .where("user_id", "=", v.userId)
-            .execute();
-        }
-        if (v.qrCodeId !== undefined) await trx.executeQuery(qrUsed(v.at, v.qrCodeId));
-        await auditEvents.insert(v.audit, trx);
-      });
+      await db.writeTogether([
+        success(v.failedAtReservation, v.subject),
+        signedIn(v.at, v.userId),
+        ...(v.policyVersion !== undefined ? [policyChecked(v.policyVersion, v.userId)] : []),
+        ...(v.qrCodeId !== undefined ? [qrUsed(v.at, v.qrCodeId)] : []),
+        insertAudit(v.audit),
+      ]);
     },
   };
 };
