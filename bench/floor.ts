@@ -24,21 +24,15 @@ import {
   reserveValues,
   successText,
 } from "../src/store/repos/lockout-counters.ts";
-import { type CpuAccount, type CpuPerOperation, cpuAccount } from "./cpu.ts";
+import type { CpuPerOperation } from "./cpu.ts";
 import type { BenchDatabase } from "./databases.ts";
 import { createLeanClient, serialiseRequest } from "./lean-client.ts";
-import { closedLoop, type LoadResult, pairedRounds, warmUp } from "./load.ts";
+import { type ThroughputRounds, throughputRounds } from "./load.ts";
 
-export interface FloorOptions {
+export interface FloorOptions extends ThroughputRounds {
   readonly database: BenchDatabase;
   readonly pepper: string;
-  readonly concurrency: number;
   readonly users: number;
-  readonly warmupMs: number;
-  readonly warmupRequests: number;
-  readonly durationMs: number;
-  readonly rounds: number;
-  readonly rawBaseline: (cpu: CpuAccount) => Promise<LoadResult>;
 }
 
 export interface FloorResult {
@@ -184,20 +178,7 @@ export const measureFloor = async (options: FloorOptions): Promise<FloorResult> 
       const response = await lean.send(lane, requests[sequence % requests.length] as Buffer);
       return response.status === 200 ? true : `HTTP ${response.status}: ${response.body.toString("utf8")}`;
     };
-    await warmUp(
-      options.concurrency,
-      { warmupMs: options.warmupMs, requests: options.warmupRequests },
-      signIn,
-    );
-    const rawCpu = cpuAccount();
-    const floorCpu = cpuAccount();
-    const paired = await pairedRounds(
-      options.rounds,
-      () => options.rawBaseline(rawCpu),
-      () => floorCpu.measure(() => closedLoop(options.concurrency, options.durationMs, signIn)),
-    );
-    const raw = rawCpu.perOperation();
-    const floor = floorCpu.perOperation();
+    const paired = await throughputRounds(options, signIn);
     const loads = paired.rounds.map((r) => r.load);
     const completed = loads.reduce((n, l) => n + l.completed, 0);
     const seconds = loads.reduce((n, l) => n + l.seconds, 0);
@@ -207,7 +188,7 @@ export const measureFloor = async (options: FloorOptions): Promise<FloorResult> 
       roundRatios: paired.rounds.map((r) => r.ratio),
       failed: loads.reduce((n, l) => n + l.failed, 0),
       failures: loads.flatMap((l) => l.failures).slice(0, 5),
-      ...(raw && floor && { cpu: { raw, floor } }),
+      ...(paired.cpu && { cpu: { raw: paired.cpu.raw, floor: paired.cpu.endpoint } }),
     };
   } finally {
     lean.close();

@@ -1,5 +1,6 @@
 /** Closed-loop load and latency sampling: the measuring tools every benchmark here shares. */
 import { setTimeout as sleep } from "node:timers/promises";
+import { type CpuAccount, type CpuPerOperation, cpuAccount } from "./cpu.ts";
 
 export interface LoadResult {
   /** Operations that finished and reported success. */
@@ -160,4 +161,40 @@ export const inBatches = async <T>(count: number, limit: number, task: (i: numbe
   };
   await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
   return results;
+};
+
+export interface ThroughputRounds {
+  readonly concurrency: number;
+  readonly warmupMs: number;
+  /** The warm-up also lasts at least this many operations (see warmUp). */
+  readonly warmupRequests: number;
+  readonly durationMs: number;
+  readonly rounds: number;
+  /** The raw argon2id baseline, measured again before each round, its CPU counted on `cpu`. */
+  readonly rawBaseline: (cpu: CpuAccount) => Promise<LoadResult>;
+}
+
+/**
+ * An endpoint's throughput against the raw baseline: warmed up, then paired rounds, with the CPU each
+ * side used read around each run (cpu.ts), to show where an operation's CPU goes beyond its hash.
+ */
+export const throughputRounds = async (
+  options: ThroughputRounds,
+  op: (sequence: number, lane: number) => Promise<true | string>,
+): Promise<{
+  rounds: PairedRound[];
+  median: PairedRound;
+  cpu?: { readonly raw: CpuPerOperation; readonly endpoint: CpuPerOperation };
+}> => {
+  await warmUp(options.concurrency, { warmupMs: options.warmupMs, requests: options.warmupRequests }, op);
+  const rawCpu = cpuAccount();
+  const endpointCpu = cpuAccount();
+  const paired = await pairedRounds(
+    options.rounds,
+    () => options.rawBaseline(rawCpu),
+    () => endpointCpu.measure(() => closedLoop(options.concurrency, options.durationMs, op)),
+  );
+  const raw = rawCpu.perOperation();
+  const endpoint = endpointCpu.perOperation();
+  return { ...paired, ...(raw && endpoint && { cpu: { raw, endpoint } }) };
 };

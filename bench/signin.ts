@@ -12,7 +12,7 @@ import { buildApp } from "../src/http/app.ts";
 import { cliContext } from "../src/services/context.ts";
 import type { Metrics } from "../src/services/metrics.ts";
 import { migrateToLatest, openDb } from "../src/store/db.ts";
-import { type CpuAccount, type CpuPerOperation, cpuAccount } from "./cpu.ts";
+import type { CpuPerOperation } from "./cpu.ts";
 import { type BenchDatabase, benchServices } from "./databases.ts";
 import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, type LeanClient, serialiseRequest } from "./lean-client.ts";
@@ -21,33 +21,22 @@ import {
   inBatches,
   type LatencySummary,
   type LoadResult,
-  pairedRounds,
   sampleSequentially,
   summarize,
-  warmUp,
+  type ThroughputRounds,
+  throughputRounds,
 } from "./load.ts";
 
-export interface SignInOptions {
+export interface SignInOptions extends ThroughputRounds {
   readonly database: BenchDatabase;
   readonly pepper: string;
-  readonly concurrency: number;
   readonly users: number;
-  readonly warmupMs: number;
-  /** The warm-up also lasts at least this many sign-ins (see load.ts warmUp). */
-  readonly warmupRequests: number;
-  readonly durationMs: number;
   /** How long /health is sampled with nothing else running. */
   readonly idleHealthMs: number;
   /** Pause between two /health samples, so the sampler stays a light load of its own. */
   readonly healthGapMs: number;
   /** A second, diagnostic run with this many requests in flight (0: none): one per hashing thread shows the latency-bound rate. */
   readonly saturationConcurrency: number;
-  /**
-   * The raw argon2id baseline, measured again before each round: a shared machine drifts, so each
-   * round's throughput is divided by the baseline measured right before it.
-   */
-  readonly rawBaseline: (cpu: CpuAccount) => Promise<LoadResult>;
-  readonly rounds: number;
 }
 
 export interface SaturationResult {
@@ -148,22 +137,8 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
       options.healthGapMs,
     );
 
-    await warmUp(
-      options.concurrency,
-      { warmupMs: options.warmupMs, requests: options.warmupRequests },
-      signIn,
-    );
     // Throughput rounds, nothing else running: each divided by the baseline measured just before it.
-    // The CPU each side used is read around each run, to show where a sign-in's CPU goes beyond its hash.
-    const rawCpu = cpuAccount();
-    const signInCpu = cpuAccount();
-    const paired = await pairedRounds(
-      options.rounds,
-      () => options.rawBaseline(rawCpu),
-      () => signInCpu.measure(() => closedLoop(options.concurrency, options.durationMs, signIn)),
-    );
-    const rawPerVerify = rawCpu.perOperation();
-    const perSignIn = signInCpu.perOperation();
+    const paired = await throughputRounds(options, signIn);
     const loads = paired.rounds.map((r) => r.load);
     const rounds: SignInRound[] = paired.rounds.map((r) => ({
       rawPerSecond: r.raw.perSecond,
@@ -203,7 +178,7 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
       hashVerifies,
       hashMeanMs: (hashSeconds * 1000) / Math.max(hashVerifies, 1),
       ...(saturation && { saturation }),
-      ...(rawPerVerify && perSignIn && { cpu: { raw: rawPerVerify, signIn: perSignIn } }),
+      ...(paired.cpu && { cpu: { raw: paired.cpu.raw, signIn: paired.cpu.endpoint } }),
     };
   } finally {
     client?.close();

@@ -123,22 +123,24 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
       durationMs: options.durationMs,
     });
 
+  // What PinDesk's sign-in and the floor are both measured with.
+  const throughput = {
+    pepper,
+    concurrency: loadConcurrency,
+    users: options.users,
+    warmupMs: options.warmupMs,
+    warmupRequests: options.warmupRequests,
+    durationMs: options.durationMs,
+    rounds: options.rounds,
+    rawBaseline,
+  };
+
   // The floor of each database, right after PinDesk's sign-in on it (see floor.ts).
   const measureDialectFloor = async (dialect: Dialect): Promise<FloorResult | undefined> => {
     progress(`floor on ${dialect}: a bare node:http server doing only the writes lockout needs`);
     const database = await createBenchDatabase(dialect, adminUrl);
     try {
-      const floor = await measureFloor({
-        database,
-        pepper,
-        concurrency: loadConcurrency,
-        users: options.users,
-        warmupMs: options.warmupMs,
-        warmupRequests: options.warmupRequests,
-        durationMs: options.durationMs,
-        rounds: options.rounds,
-        rawBaseline,
-      });
+      const floor = await measureFloor({ ...throughput, database });
       if (floor.failed > 0)
         failures.push(`floor on ${dialect}: ${floor.failed} requests failed (${floor.failures.join("; ")})`);
       return floor;
@@ -165,18 +167,11 @@ export const main = async ({ threads, argv, env }: SuiteOptions): Promise<number
     const database = await createBenchDatabase(dialect, adminUrl);
     try {
       const result = await measureSignIn({
+        ...throughput,
         database,
-        pepper,
-        concurrency: loadConcurrency,
-        users: options.users,
-        warmupMs: options.warmupMs,
-        warmupRequests: options.warmupRequests,
-        durationMs: options.durationMs,
         idleHealthMs: 1500,
         healthGapMs: 5,
         saturationConcurrency: threads,
-        rounds: options.rounds,
-        rawBaseline,
       });
       const floor = await measureDialectFloor(dialect);
       signIns.push({ dialect, result, ...(floor && { floor }) });
