@@ -36,8 +36,8 @@ export interface Db {
   /**
    * Fixed statements (see `fixedStatement`) written in one transaction. On SQLite they run straight on
    * the driver, in one synchronous call, while the query builder's connection is held so that nothing
-   * else runs on it in between: a sign-in's success writes four rows, and going through the builder
-   * for each, with BEGIN and COMMIT, costs more main-thread time than SQLite takes to write them.
+   * else runs on it in between: a sign-in's success is one call rather than a trip through the builder
+   * for each of its four rows and for BEGIN and COMMIT.
    */
   writeTogether(statements: readonly CompiledQuery[]): Promise<void>;
   ping(): Promise<void>;

@@ -22,7 +22,7 @@ export interface VerifiedSignIn {
  * The writes of a successful sign-in, in as few trips as the database allows: one statement on
  * PostgreSQL (data-modifying CTEs: every round trip costs more than the statement), one transaction
  * on SQLite (one commit). The counter update is the one `recordSuccess` runs (lockout-counters.ts
- * `successText`): inside the statement on PostgreSQL, that function itself on SQLite.
+ * `successText`): inside the statement on PostgreSQL, its own statement in the transaction on SQLite.
  */
 export const createSignInsRepo = (db: Db) => {
   // SQLite's writes of a success, in one transaction (see recordVerified).
