@@ -27,7 +27,7 @@ import {
 import type { CpuPerOperation } from "./cpu.ts";
 import type { BenchDatabase } from "./databases.ts";
 import { createLeanClient, serialiseRequest } from "./lean-client.ts";
-import { type ThroughputRounds, throughputRounds } from "./load.ts";
+import { combineLoads, type ThroughputRounds, throughputRounds } from "./load.ts";
 
 export interface FloorOptions extends ThroughputRounds {
   readonly database: BenchDatabase;
@@ -179,15 +179,13 @@ export const measureFloor = async (options: FloorOptions): Promise<FloorResult> 
       return response.status === 200 ? true : `HTTP ${response.status}: ${response.body.toString("utf8")}`;
     };
     const paired = await throughputRounds(options, signIn);
-    const loads = paired.rounds.map((r) => r.load);
-    const completed = loads.reduce((n, l) => n + l.completed, 0);
-    const seconds = loads.reduce((n, l) => n + l.seconds, 0);
+    const { perSecond, failed, failures } = combineLoads(paired.rounds.map((r) => r.load));
     return {
-      perSecond: completed / Math.max(seconds, 1e-9),
+      perSecond,
       pairedRatio: paired.median.ratio,
       roundRatios: paired.rounds.map((r) => r.ratio),
-      failed: loads.reduce((n, l) => n + l.failed, 0),
-      failures: loads.flatMap((l) => l.failures).slice(0, 5),
+      failed,
+      failures,
       ...(paired.cpu && { cpu: { raw: paired.cpu.raw, floor: paired.cpu.endpoint } }),
     };
   } finally {

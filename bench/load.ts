@@ -163,6 +163,22 @@ export const inBatches = async <T>(count: number, limit: number, task: (i: numbe
   return results;
 };
 
+/** Several runs as one: their operations over their total time. */
+export const combineLoads = (loads: readonly LoadResult[]): LoadResult => {
+  const completed = loads.reduce((n, l) => n + l.completed, 0);
+  const failed = loads.reduce((n, l) => n + l.failed, 0);
+  const seconds = loads.reduce((n, l) => n + l.seconds, 0);
+  const totalMs = loads.reduce((n, l) => n + l.meanMs * (l.completed + l.failed), 0);
+  return {
+    completed,
+    failed,
+    seconds,
+    perSecond: completed / Math.max(seconds, 1e-9),
+    meanMs: totalMs / Math.max(completed + failed, 1),
+    failures: loads.flatMap((l) => l.failures).slice(0, 5),
+  };
+};
+
 export interface ThroughputRounds {
   readonly concurrency: number;
   readonly warmupMs: number;

@@ -18,6 +18,7 @@ import { createHttpClient, fetchAppToken } from "./http.ts";
 import { createLeanClient, type LeanClient, serialiseRequest } from "./lean-client.ts";
 import {
   closedLoop,
+  combineLoads,
   inBatches,
   type LatencySummary,
   type LoadResult,
@@ -187,22 +188,6 @@ export const measureSignIn = async (options: SignInOptions): Promise<SignInResul
     await db.close();
     await rm(dataDir, { recursive: true, force: true });
   }
-};
-
-/** Several runs as one: their operations over their total time. */
-const combineLoads = (loads: readonly LoadResult[]): LoadResult => {
-  const completed = loads.reduce((n, l) => n + l.completed, 0);
-  const failed = loads.reduce((n, l) => n + l.failed, 0);
-  const seconds = loads.reduce((n, l) => n + l.seconds, 0);
-  const totalMs = loads.reduce((n, l) => n + l.meanMs * (l.completed + l.failed), 0);
-  return {
-    completed,
-    failed,
-    seconds,
-    perSecond: completed / Math.max(seconds, 1e-9),
-    meanMs: totalMs / Math.max(completed + failed, 1),
-    failures: loads.flatMap((l) => l.failures).slice(0, 5),
-  };
 };
 
 /** Count and total seconds of argon2id verifies in the app's own histogram. */

@@ -1,6 +1,7 @@
 import { pbkdf2Sync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { type CpuReading, cpuAccount, postgresDeltaMs, readCpu, statTicks } from "../bench/cpu.ts";
+import type { FloorResult } from "../bench/floor.ts";
 import type { LoadResult } from "../bench/load.ts";
 import { buildReport } from "../bench/report.ts";
 import type { SignInResult } from "../bench/signin.ts";
@@ -85,7 +86,7 @@ describe("bench report: CPU per sign-in", () => {
     hashMeanMs: 13,
     ...(cpu && { cpu }),
   });
-  const report = (dialect: "sqlite" | "postgres", cpu: SignInResult["cpu"]) =>
+  const report = (dialect: "sqlite" | "postgres", cpu: SignInResult["cpu"], floor?: FloorResult) =>
     buildReport({
       threads: 2,
       durationMs: 5000,
@@ -95,7 +96,7 @@ describe("bench report: CPU per sign-in", () => {
       totalSeconds: 60,
       baselineBefore: load(150),
       baselineAfter: load(150),
-      signIns: [{ dialect, result: result(cpu) }],
+      signIns: [{ dialect, result: result(cpu), ...(floor && { floor }) }],
       lockouts: [],
       warnings: [],
       failures: [],
@@ -134,6 +135,31 @@ describe("bench report: CPU per sign-in", () => {
     const row = sqlite.text.split("\n").find((l) => l.includes("CPU per sign-in, sqlite"));
     expect(row).toContain("14.20 ms");
     expect(row).not.toContain("PostgreSQL");
+  });
+
+  it("shows the floor's ratio, PinDesk's share of it, and says so when the target is missed", () => {
+    const floor: FloorResult = {
+      perSecond: 140,
+      pairedRatio: 0.91,
+      roundRatios: [0.91],
+      failed: 0,
+      failures: [],
+      cpu: {
+        raw: { operations: 750, eventLoopMs: 0.25, otherThreadsMs: 13, postgresMs: 0 },
+        floor: { operations: 700, eventLoopMs: 1.25, otherThreadsMs: 13.1, postgresMs: 1 },
+      },
+    };
+    const { text, summary } = report("postgres", undefined, floor);
+    const row = text.split("\n").find((l) => l.includes("floor: bare node:http"));
+    expect(row).toContain("0.910");
+    expect(row).toContain("PinDesk 0.952 of it");
+    const cpuRow = text.split("\n").find((l) => l.includes("CPU per floor sign-in, postgres"));
+    expect(cpuRow).toContain("event loop +1.00 ms");
+    expect(cpuRow).toContain("PostgreSQL server +1.00 ms");
+    expect(text).toContain("below the 0.9 target (the floor on this machine: 0.91)");
+    expect(summary.signIn).toMatchObject({
+      postgres: { floor: { ratio: 0.91, pinDeskOfFloor: 0.952, verifiesPerSecond: 140 } },
+    });
   });
 
   it("shows no CPU row where /proc could not be read", () => {
