@@ -217,6 +217,94 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     });
   });
 
+  it("failures already past a lowered threshold lock at the next guess, once, and unblock finds them", async () => {
+    await addUser("lowered@contoso.com", "482915");
+    await addUser("lowered.burst@contoso.com", "482915");
+    await addUser("lowered.unblock@contoso.com", "482915");
+    for (const upn of ["lowered@contoso.com", "lowered.burst@contoso.com", "lowered.unblock@contoso.com"])
+      await wrongPins(upn, 5);
+    const locks = async (upn: string) =>
+      (await t.services.audit.query({ action: "pin.locked", targetUpn: upn, limit: 10 })).length;
+    await underLockout({ threshold: 3 }, async () => {
+      const before = await t.services.pins.status("lowered@contoso.com");
+      expect(before.state).toBe("Account Lockout");
+      expect(before.attemptsRemaining).toBe(0);
+      expect(before.lockedAt).toBeNull();
+      expect(before.description).toContain("the next sign-in is refused and locks the PIN");
+
+      // The right PIN too: no hash is evaluated, the lock is set and recorded, and it runs out as any.
+      const hashesBefore = await hashVerifies(t);
+      let err: unknown;
+      try {
+        await t.services.pins.verify(cliContext, "lowered@contoso.com", "482915");
+      } catch (e) {
+        err = e;
+      }
+      expect((err as AppError).code).toBe("pinLocked");
+      expect((err as AppError).details.lockedUntil).toBe(new Date(t.clock.now() + 60_000).toISOString());
+      expect((await hashVerifies(t)) - hashesBefore).toBe(0);
+      expect(await locks("lowered@contoso.com")).toBe(1);
+      const locked = await t.services.pins.status("lowered@contoso.com");
+      expect(locked.lockedAt).toBe(new Date(t.clock.now()).toISOString());
+      t.clock.advance(60_000);
+      expect(await outcome(t.services.pins.verify(cliContext, "lowered@contoso.com", "482915"))).toBe(
+        "success",
+      );
+
+      // A burst sets that lock exactly once.
+      const results = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          outcome(t.services.pins.verify(cliContext, "lowered.burst@contoso.com", "482915")),
+        ),
+      );
+      expect(new Set(results)).toEqual(new Set(["pinLocked"]));
+      expect(await locks("lowered.burst@contoso.com")).toBe(1);
+
+      // Unblock treats failures past the threshold as the lock they are.
+      const unblocked = await t.services.pins.unblock(cliContext, "lowered.unblock@contoso.com");
+      expect(unblocked.unblocked).toEqual(["PIN"]);
+      expect(unblocked.state).toBe("Steady State");
+      expect(await outcome(t.services.pins.verify(cliContext, "lowered.unblock@contoso.com", "482915"))).toBe(
+        "success",
+      );
+    });
+  });
+
+  it("a failure counted without its lock (a process stopped in between) locks at the next guess", async () => {
+    await addUser("halfway@contoso.com", "482915");
+    const user = await t.services.users.get("halfway@contoso.com");
+    await t.db.kysely
+      .updateTable("lockout_counters")
+      .set({ failed_count: 10, last_failed_at: t.clock.now(), locked_at: null, locked_until: null })
+      .where("subject", "=", `pin:${user.id}`)
+      .execute();
+    expect(await outcome(t.services.pins.verify(cliContext, "halfway@contoso.com", "482915"))).toBe(
+      "pinLocked",
+    );
+    const status = await t.services.pins.status("halfway@contoso.com");
+    expect(status.lockedUntil).toBe(new Date(t.clock.now() + 60_000).toISOString());
+  });
+
+  it("a guess refused while others fill the threshold is on the audit record", async () => {
+    await addUser("inflight@contoso.com", "482915");
+    const user = await t.services.users.get("inflight@contoso.com");
+    // Ten guesses in flight (just reserved, not yet evaluated) hold every place.
+    await t.db.kysely
+      .updateTable("lockout_counters")
+      .set({ pending: 10, pending_at: t.clock.now() })
+      .where("subject", "=", `pin:${user.id}`)
+      .execute();
+    expect(await outcome(t.services.pins.verify(cliContext, "inflight@contoso.com", "482915"))).toBe(
+      "attemptsInProgress",
+    );
+    const denied = await t.services.audit.query({
+      action: "pin.verify",
+      targetUpn: "inflight@contoso.com",
+      limit: 10,
+    });
+    expect(denied.map((e) => [e.outcome, e.reason])).toEqual([["denied", "attemptsInProgress"]]);
+  });
+
   it("failures older than the decay time stop counting", async () => {
     await underLockout({ decaySeconds: 300 }, async () => {
       await addUser("decay@contoso.com", "482915");

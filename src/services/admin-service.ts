@@ -432,7 +432,7 @@ export const createAdminService = ({
         );
         if (atThreshold > 0)
           effects.push(
-            `${atThreshold} ${plural(atThreshold, "user is", "users are")} at or past the new threshold of ${lockout.threshold} wrong PINs: their next sign-in is refused as locked until the count ${lockout.decaySeconds > 0 ? "decays or " : ""}is cleared by an unblock or a successful reset.`,
+            `${atThreshold} ${plural(atThreshold, "user is", "users are")} at or past the new threshold of ${lockout.threshold} wrong PINs: their next sign-in is refused and locks the PIN, as a wrong PIN reaching the threshold does${lockout.decaySeconds > 0 ? " (unless the count decays first)" : ""}. Unblock them first if they should not be locked.`,
           );
       }
       if (lockout.mode !== current.policy.lockout.mode)

@@ -12,7 +12,12 @@ export type AttemptResult =
       readonly lockedNow: boolean;
       readonly lockedUntil: number | null;
     }
-  | { readonly outcome: "locked"; readonly lockedUntil: number | null };
+  | {
+      readonly outcome: "locked";
+      readonly lockedUntil: number | null;
+      /** This guess found the failures at or past the threshold and set the lock itself. */
+      readonly lockedNow?: boolean;
+    };
 
 export const counterRules = (lockout: LockoutPolicy): CounterRules => ({
   threshold: lockout.threshold,
@@ -70,7 +75,11 @@ export const createAttemptGuard = ({
     if (!reservation.reserved) {
       if (reservation.missing) return { outcome: "locked", lockedUntil: null };
       if (!reservation.locked) throw new AppError("attemptsInProgress");
-      return { outcome: "locked", lockedUntil: reservation.lockedUntil };
+      return {
+        outcome: "locked",
+        lockedUntil: reservation.lockedUntil,
+        ...(reservation.lockedNow && { lockedNow: true }),
+      };
     }
     let right: boolean;
     try {

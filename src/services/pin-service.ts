@@ -308,39 +308,63 @@ export const createPinService = ({
       );
       found = r.found;
       subject = r.subject;
-      reserved = await counters.settleReservation(r.failedCount, subject, now);
+      reserved = await counters.settleReservation(r.failedCount, subject, now, counterRules(policy.lockout));
     } else {
       found = await users.findByUpnWithPin(upn);
       subject = found ? pinSubject(found.user.id) : unknownSubject(upn);
     }
     const user = found?.user;
     const cred = found?.pin;
-    const result = await attempts.attempt(
-      subject,
-      policy.lockout,
-      async () => {
-        if (!cred) {
-          // The same work as a real verify, timed like one: neither the clock nor the metrics can tell.
-          const end = metrics.hashDuration.startTimer({ operation: "verify" });
-          await hasher.verifyDummy(pin).finally(end);
-          return false;
-        }
-        const { ok, needsRehash } = await timedVerify(cred.hash, pin);
-        if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
-        return ok;
-      },
-      {
-        ...(reserved && { reserved }),
-        ...(settle &&
-          user &&
-          cred && {
-            recordSuccess: (failedAtReservation: number) =>
-              settle({ user, cred, policy, subject, failedAtReservation }),
-          }),
-      },
-    );
     const auditTarget = { id: user?.id ?? null, upn: user?.userPrincipalName ?? upn.slice(0, 256) };
     const hiddenReason = !user ? "unknownUser" : !cred ? "noPin" : undefined;
+    const auditLock = async (lockedUntil: number | null) => {
+      metrics.lockouts.inc();
+      await audit.record(ctx, {
+        action: "pin.locked",
+        outcome: "success",
+        target: auditTarget,
+        reason: "tooManyFailures",
+        details: { threshold: policy.lockout.threshold, lockedUntil: iso(lockedUntil) },
+      });
+    };
+    const result = await attempts
+      .attempt(
+        subject,
+        policy.lockout,
+        async () => {
+          if (!cred) {
+            // The same work as a real verify, timed like one: neither the clock nor the metrics can tell.
+            const end = metrics.hashDuration.startTimer({ operation: "verify" });
+            await hasher.verifyDummy(pin).finally(end);
+            return false;
+          }
+          const { ok, needsRehash } = await timedVerify(cred.hash, pin);
+          if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
+          return ok;
+        },
+        {
+          ...(reserved && { reserved }),
+          ...(settle &&
+            user &&
+            cred && {
+              recordSuccess: (failedAtReservation: number) =>
+                settle({ user, cred, policy, subject, failedAtReservation }),
+            }),
+        },
+      )
+      .catch(async (error: unknown) => {
+        // Guesses in flight fill the threshold: refused without counting, but on the record, since the
+        // help desk is told to look there for someone guessing.
+        if (error instanceof AppError && error.code === "attemptsInProgress") {
+          await audit.record(ctx, {
+            action,
+            outcome: "denied",
+            target: auditTarget,
+            reason: hiddenReason ?? "attemptsInProgress",
+          });
+        }
+        throw error;
+      });
 
     if (result.outcome === "locked") {
       metrics.verifications.inc({ outcome: "locked", channel });
@@ -350,6 +374,7 @@ export const createPinService = ({
         target: auditTarget,
         reason: hiddenReason ?? "pinLocked",
       });
+      if (result.lockedNow) await auditLock(result.lockedUntil);
       throw lockedError(result.lockedUntil);
     }
     if (result.outcome === "wrong") {
@@ -361,16 +386,7 @@ export const createPinService = ({
         reason: hiddenReason ?? "wrongPin",
         details: { attemptsRemaining: result.attemptsRemaining },
       });
-      if (result.lockedNow) {
-        metrics.lockouts.inc();
-        await audit.record(ctx, {
-          action: "pin.locked",
-          outcome: "success",
-          target: auditTarget,
-          reason: "tooManyFailures",
-          details: { threshold: policy.lockout.threshold, lockedUntil: iso(result.lockedUntil) },
-        });
-      }
+      if (result.lockedNow) await auditLock(result.lockedUntil);
       if (result.attemptsRemaining === 0) throw lockedError(result.lockedUntil);
       throw new AppError("invalidPin", { attemptsRemaining: result.attemptsRemaining });
     }
@@ -416,6 +432,14 @@ export const createPinService = ({
         state: "Account Lockout",
         reason: "tooManyFailures",
         description: `Locked after ${policy.lockout.threshold} wrong PINs at ${humanTime(counter.lockedAt)}; ${until}.`,
+      };
+    }
+    if (counter.atThreshold) {
+      return {
+        ...base,
+        state: "Account Lockout",
+        reason: "tooManyFailures",
+        description: `${counter.failedCount} wrong PINs, at or past the lockout threshold of ${policy.lockout.threshold}: the next sign-in is refused and locks the PIN. Unblock clears the count.`,
       };
     }
     const reason = mustChangeReasonOf(cred, policy, now);
@@ -689,11 +713,19 @@ export const createPinService = ({
       const user = await requireUser(idOrUpn);
       assertCanManage(ctx.actor, user);
       const now = clock.now();
-      const pinWasLocked = await counters.clear(pinSubject(user.id), now);
-      const methodsLocked = await counters.clearMany(
-        METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, user.id)),
-        now,
-      );
+      const { lockout } = await policies.pinPolicy();
+      // One transaction: what is reported unblocked is what was cleared, with nothing landing in between.
+      const { pinWasLocked, methodsLocked } = await db.transaction(async (trx) => {
+        const tx = createRepos({ ...db, kysely: trx });
+        return {
+          pinWasLocked: await tx.counters.clear(pinSubject(user.id), now, lockout),
+          methodsLocked: await tx.counters.clearMany(
+            METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, user.id)),
+            now,
+            lockout,
+          ),
+        };
+      });
       const unblocked = [
         ...(pinWasLocked ? ["PIN"] : []),
         ...METHOD_COUNTER_KINDS.filter((kind) =>

@@ -18,6 +18,8 @@ export type Reservation =
       readonly missing: false;
       readonly locked: true;
       readonly lockedUntil: number | null;
+      /** This call set the lock: failures already at or past the threshold (see `settleReservation`). */
+      readonly lockedNow?: { readonly lockCount: number };
     }
   /** Not locked, but attempts still being evaluated fill the threshold: try again in a moment. */
   | { readonly reserved: false; readonly missing: false; readonly locked: false };
@@ -32,6 +34,11 @@ export interface CounterState {
   failedCount: number;
   lockCount: number;
   locked: boolean;
+  /**
+   * Not locked, but the failures counted are at or past the threshold (it was lowered since, or a
+   * process stopped between counting the failure and setting the lock): the next guess sets the lock.
+   */
+  atThreshold: boolean;
   lockedAt: number | null;
   lockedUntil: number | null;
   lastFailedAt: number | null;
@@ -47,6 +54,29 @@ const CLEARED = {
   pending: 0,
   pending_at: null,
 } as const;
+
+/** Rules under which only a lock in force counts as locked (no threshold to be at). */
+const LOCKS_ONLY = { threshold: Number.POSITIVE_INFINITY, decaySeconds: 0 } as const;
+
+type CounterRow = Pick<
+  Database["lockout_counters"],
+  "failed_count" | "locked_at" | "locked_until" | "last_failed_at"
+>;
+
+/**
+ * What a counter row means at `now`: a lock in force, the failures that still count (none after a lock
+ * that ran out, or after the decay time), and whether those failures are at or past the threshold.
+ */
+const standing = (row: CounterRow, now: number, rules: Pick<CounterRules, "threshold" | "decaySeconds">) => {
+  const locked = row.locked_at !== null && (row.locked_until === null || row.locked_until > now);
+  const expiredLock = row.locked_at !== null && !locked;
+  const decayed =
+    rules.decaySeconds > 0 &&
+    row.last_failed_at !== null &&
+    row.last_failed_at < now - rules.decaySeconds * 1000;
+  const failedCount = expiredLock || decayed ? 0 : row.failed_count;
+  return { locked, failedCount, atThreshold: !locked && failedCount >= rules.threshold };
+};
 
 /**
  * The reservation itself, as one statement over the counter row whose subject is `subjectSql` (a
@@ -115,20 +145,60 @@ export const createLockoutCountersRepo = (db: Db) => {
   const success = fixedStatement(db.dialect, successText(db.dialect));
   const reservation = reservationStatement<{ failed_count: number }>(db.dialect, "?");
 
+  // Inside a transaction, PostgreSQL holds the rows read until it ends; SQLite's transactions already
+  // hold the whole database (BEGIN IMMEDIATE, see db.ts).
+  const forUpdate = <Q extends { forUpdate(): Q }>(query: Q): Q =>
+    db.dialect === "postgres" ? query.forUpdate() : query;
+
   const read = async (subject: string) =>
     kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject).executeTakeFirst();
 
+  /**
+   * Sets the `lockCount`-th lock on `subject` if its counted failures reached the threshold and no lock
+   * is set yet (exactly one caller does). Returns the lock if this call set it.
+   */
+  const setLock = async (subject: string, now: number, rules: CounterRules, lockCount: number) => {
+    const wait = rules.lockSeconds(lockCount);
+    const lockedUntil = wait === null ? null : now + wait * 1000;
+    const locked = await kysely
+      .updateTable("lockout_counters")
+      .set({ locked_at: now, locked_until: lockedUntil, lock_count: lockCount })
+      .where("subject", "=", subject)
+      .where("locked_at", "is", null)
+      .where("failed_count", ">=", rules.threshold)
+      .returning(["lock_count"])
+      .executeTakeFirst();
+    return locked ? { lockedUntil, lockCount } : undefined;
+  };
+
+  /**
+   * What a reservation that got no place means. Failures at or past the threshold with no lock set
+   * (the threshold was lowered, or a process stopped between counting a failure and locking) are a
+   * lock: it is set now, so the user is told "locked", the lock runs out as any other, and unblock
+   * finds it. Otherwise guesses in flight fill the threshold.
+   */
   const settleReservation = async (
     failedCount: number | undefined,
     subject: string,
     now: number,
+    rules: CounterRules,
   ): Promise<Reservation> => {
     if (failedCount !== undefined) return { reserved: true, failedCount };
     const current = await read(subject);
     if (!current) return { reserved: false, missing: true };
-    const locked =
-      current.locked_at !== null && (current.locked_until === null || current.locked_until > now);
+    const { locked, atThreshold } = standing(current, now, rules);
     if (locked) return { reserved: false, missing: false, locked: true, lockedUntil: current.locked_until };
+    if (atThreshold) {
+      const lock = await setLock(subject, now, rules, current.lock_count + 1);
+      if (lock) {
+        const { lockedUntil, lockCount } = lock;
+        return { reserved: false, missing: false, locked: true, lockedUntil, lockedNow: { lockCount } };
+      }
+      // Another guess set it first (or a success lowered the count): report the row as it is now.
+      const after = await read(subject);
+      if (after && standing(after, now, rules).locked)
+        return { reserved: false, missing: false, locked: true, lockedUntil: after.locked_until };
+    }
     return { reserved: false, missing: false, locked: false };
   };
 
@@ -149,12 +219,11 @@ export const createLockoutCountersRepo = (db: Db) => {
      */
     async reserve(subject: string, now: number, rules: CounterRules): Promise<Reservation> {
       const { rows } = await kysely.executeQuery(reservation(rules)(...reserveValues([subject], now, rules)));
-      return settleReservation(rows[0]?.failed_count, subject, now);
+      return settleReservation(rows[0]?.failed_count, subject, now, rules);
     },
 
     /** What a reservation that did not get a place (or the row's absence) means for `subject`. */
-    settleReservation: (failedCount: number | undefined, subject: string, now: number) =>
-      settleReservation(failedCount, subject, now),
+    settleReservation,
 
     /**
      * A reserved guess was wrong: it becomes a counted failure, and the failure that reaches the
@@ -178,18 +247,8 @@ export const createLockoutCountersRepo = (db: Db) => {
         .executeTakeFirst();
       if (!row) return { failedCount: 0 };
       if (row.failed_count < rules.threshold) return { failedCount: row.failed_count };
-      const lockCount = row.lock_count + 1;
-      const wait = rules.lockSeconds(lockCount);
-      const lockedUntil = wait === null ? null : now + wait * 1000;
-      const locked = await kysely
-        .updateTable("lockout_counters")
-        .set({ locked_at: now, locked_until: lockedUntil, lock_count: lockCount })
-        .where("subject", "=", subject)
-        .where("locked_at", "is", null)
-        .where("failed_count", ">=", rules.threshold)
-        .returning(["lock_count"])
-        .executeTakeFirst();
-      return { failedCount: row.failed_count, ...(locked && { lock: { lockedUntil, lockCount } }) };
+      const lock = await setLock(subject, now, rules, row.lock_count + 1);
+      return { failedCount: row.failed_count, ...(lock && { lock }) };
     },
 
     /**
@@ -239,40 +298,58 @@ export const createLockoutCountersRepo = (db: Db) => {
         .execute();
     },
 
-    /** Clears failures and any lock. Returns whether a lock was in force. */
-    async clear(subject: string, now: number): Promise<boolean> {
-      const before = await read(subject);
+    /**
+     * Clears failures and any lock. Returns whether the subject was locked: a lock in force, or, under
+     * `rules`, failures at or past the threshold that the next guess would have turned into one. Run it
+     * in a transaction when that answer matters (an unblock), so nothing lands between read and write.
+     */
+    async clear(
+      subject: string,
+      now: number,
+      rules: Pick<CounterRules, "threshold" | "decaySeconds"> = LOCKS_ONLY,
+    ): Promise<boolean> {
+      const before = await forUpdate(
+        kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject),
+      ).executeTakeFirst();
       await kysely.updateTable("lockout_counters").set(CLEARED).where("subject", "=", subject).execute();
-      return (
-        !!before && before.locked_at !== null && (before.locked_until === null || before.locked_until > now)
-      );
+      if (!before) return false;
+      const { locked, atThreshold } = standing(before, now, rules);
+      return locked || atThreshold;
     },
 
     /**
      * Clears failures and locks of several subjects (a user's method counters) in one statement.
      * Returns the subjects that were locked, so the caller can say what it unblocked.
      */
-    async clearMany(subjects: readonly string[], now: number): Promise<string[]> {
+    async clearMany(
+      subjects: readonly string[],
+      now: number,
+      rules: Pick<CounterRules, "threshold" | "decaySeconds"> = LOCKS_ONLY,
+    ): Promise<string[]> {
       if (subjects.length === 0) return [];
-      const before = await kysely
-        .selectFrom("lockout_counters")
-        .select(["subject", "locked_at", "locked_until"])
-        .where("subject", "in", [...subjects])
-        .execute();
+      const before = await forUpdate(
+        kysely
+          .selectFrom("lockout_counters")
+          .select(["subject", "failed_count", "locked_at", "locked_until", "last_failed_at"])
+          .where("subject", "in", [...subjects]),
+      ).execute();
       await kysely
         .updateTable("lockout_counters")
         .set(CLEARED)
         .where("subject", "in", [...subjects])
         .execute();
       return before
-        .filter((r) => r.locked_at !== null && (r.locked_until === null || r.locked_until > now))
+        .filter((r) => {
+          const { locked, atThreshold } = standing(r, now, rules);
+          return locked || atThreshold;
+        })
         .map((r) => r.subject);
     },
 
     async state(
       subject: string,
       now: number,
-      rules: Pick<CounterRules, "decaySeconds">,
+      rules: Pick<CounterRules, "threshold" | "decaySeconds">,
     ): Promise<CounterState> {
       const row = await read(subject);
       if (!row) {
@@ -280,21 +357,18 @@ export const createLockoutCountersRepo = (db: Db) => {
           failedCount: 0,
           lockCount: 0,
           locked: false,
+          atThreshold: false,
           lockedAt: null,
           lockedUntil: null,
           lastFailedAt: null,
         };
       }
-      const locked = row.locked_at !== null && (row.locked_until === null || row.locked_until > now);
-      const expiredLock = row.locked_at !== null && !locked;
-      const decayed =
-        rules.decaySeconds > 0 &&
-        row.last_failed_at !== null &&
-        row.last_failed_at < now - rules.decaySeconds * 1000;
+      const { locked, failedCount, atThreshold } = standing(row, now, rules);
       return {
-        failedCount: expiredLock || decayed ? 0 : row.failed_count,
+        failedCount,
         lockCount: row.lock_count,
         locked,
+        atThreshold,
         lockedAt: locked ? row.locked_at : null,
         lockedUntil: locked ? row.locked_until : null,
         lastFailedAt: row.last_failed_at,
