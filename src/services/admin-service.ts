@@ -835,7 +835,7 @@ export const methodLockoutsOf = async (
   const out: MethodLockout[] = [];
   for (const kind of METHOD_COUNTER_KINDS) {
     const state = await repos.counters.state(methodCounterSubject(kind, user.id), now, lockout);
-    if (!state.locked) continue;
+    if (!state.locked && !state.atThreshold) continue;
     out.push({
       kind,
       label: METHOD_COUNTER_LABELS[kind],
