@@ -309,6 +309,52 @@ describe.each(dialects)("core API on %s", (dialect) => {
     }
   });
 
+  it("a NUL or other control character in a stored or looked-up text is a 400, never a 5xx", async () => {
+    const cases = [
+      {
+        url: "/api/v1/verify",
+        token: verifier,
+        payload: { userPrincipalName: "ana\u0000@contoso.com", pin: "482915" },
+      },
+      {
+        url: "/api/v1/users",
+        token: admin,
+        payload: { userPrincipalName: "nul@contoso.com", displayName: "N\u0000" },
+      },
+      {
+        url: "/api/v1/users",
+        token: admin,
+        payload: { userPrincipalName: "tab\t@contoso.com", displayName: "T" },
+      },
+      { url: "/portal/api/signin/start", token: "", payload: { userPrincipalName: "ana\u0000@contoso.com" } },
+    ];
+    for (const c of cases) {
+      const res = await t.app.inject({
+        method: "POST",
+        url: c.url,
+        payload: c.payload,
+        headers: c.token ? { authorization: c.token } : {},
+      });
+      expect(res.statusCode, `${c.url} ${JSON.stringify(c.payload)}: ${res.body}`).toBe(400);
+      expect(res.json().error.code).toBe("invalidRequest");
+    }
+    const byParam = await t.app.inject({
+      method: "GET",
+      url: "/api/v1/users/ana%00/pin",
+      headers: { authorization: admin },
+    });
+    expect(byParam.statusCode, byParam.body).toBe(400);
+    const token = await t.app.inject({
+      method: "POST",
+      url: "/oauth2/v2.0/token",
+      payload:
+        "grant_type=client_credentials&client_id=%00&client_secret=x&scope=api%3A%2F%2Fpindesk%2F.default",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(token.statusCode, token.body).toBe(400);
+    expect(token.json().error).toBe("invalid_request");
+  });
+
   it("explains error codes over HTTP", async () => {
     const hex = await t.app.inject({ method: "GET", url: "/api/v1/errors/0X80072F0C" });
     expect(hex.statusCode).toBe(200);

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, isAppError } from "../errors/app-error.ts";
-import { constraintViolationOf, isDatabaseUnavailable } from "../store/db-errors.ts";
+import { constraintViolationOf, isDatabaseUnavailable, isUnstorableText } from "../store/db-errors.ts";
 
 interface ValidationIssue {
   instancePath?: string;
@@ -51,6 +51,10 @@ export const toAppError = (error: FastifyError | Error, request: FastifyRequest)
     return new AppError("malformedJson");
   }
   if (isDatabaseUnavailable(error)) return new AppError("serviceUnavailable");
+  if (isUnstorableText(error))
+    return new AppError("invalidRequest", {
+      problem: "a text value holds a NUL or another character that cannot be stored: remove it",
+    });
   // Two requests racing for the same row: the database refused the second one.
   const violation = constraintViolationOf(error);
   if (violation?.kind === "unique" && violation.target === "users.upn_key")

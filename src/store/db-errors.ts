@@ -20,6 +20,15 @@ const POSTGRES_TARGETS: Readonly<Record<string, string>> = {
   security_answers_pk: "security_answers.user_id,question_id",
 };
 
+/**
+ * PostgreSQL refused a text value it cannot store (a NUL character, or one outside the encoding):
+ * the caller's input, not a fault of the service.
+ */
+export const isUnstorableText = (error: unknown): boolean => {
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === "22021" || code === "22P05";
+};
+
 export const constraintViolationOf = (error: unknown): ConstraintViolation | undefined => {
   if (typeof error !== "object" || error === null) return undefined;
   const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };

@@ -4,20 +4,16 @@ import type { Services } from "../../services/index.ts";
 import type { PinStatus } from "../../services/pin-service.ts";
 import { userView } from "../../services/user-service.ts";
 import { contextOf, requireAppPermission } from "../auth.ts";
+import { nullableText, text } from "../text-schema.ts";
 
 // PINs are short; the bound only keeps absurd inputs (10,000 characters) out before any hashing.
 const pinString = { type: "string", minLength: 1, maxLength: 256 } as const;
-const upnString = { type: "string", minLength: 1, maxLength: 320 } as const;
+const upnString = text(320, 1);
 const userParam = {
   type: "object",
   required: ["user"],
   properties: {
-    user: {
-      type: "string",
-      minLength: 1,
-      maxLength: 320,
-      description: "User id (GUID) or userPrincipalName",
-    },
+    user: { ...text(320, 1), description: "User id (GUID) or userPrincipalName" },
   },
 } as const;
 
@@ -135,9 +131,9 @@ export const apiRoutes = async (app: FastifyInstance, { services }: { services: 
           additionalProperties: false,
           properties: {
             userPrincipalName: upnString,
-            displayName: { type: "string", minLength: 1, maxLength: 256 },
-            mail: { type: ["string", "null"], maxLength: 320 },
-            mobilePhone: { type: ["string", "null"], maxLength: 40 },
+            displayName: text(256, 1),
+            mail: nullableText(320),
+            mobilePhone: nullableText(40),
             accountEnabled: { type: "boolean" },
             roles: { type: "array", maxItems: 20, items: { type: "string", maxLength: 100 } },
           },
@@ -304,9 +300,9 @@ export const apiRoutes = async (app: FastifyInstance, { services }: { services: 
           type: "object",
           additionalProperties: false,
           properties: {
-            user: { type: "string", maxLength: 320 },
-            actor: { type: "string", maxLength: 320 },
-            action: { type: "string", maxLength: 100 },
+            user: text(320),
+            actor: text(320),
+            action: text(100),
             outcome: { type: "string", enum: ["success", "failure", "denied"] },
             from: { type: "string", format: "date-time" },
             to: { type: "string", format: "date-time" },

@@ -14,14 +14,9 @@ export interface GraphContext {
 export const contextUrl = (g: GraphContext, fragment: string): string =>
   `${g.services.config.publicUrl}/${g.version}/$metadata#${fragment}`;
 
-/** No control characters: PostgreSQL refuses NUL in text, and no name or PIN needs any of them. */
-const PRINTABLE = "^[^\\u0000-\\u001f\\u007f]*$";
+import { text } from "../text-schema.ts";
 
-export const text = (maxLength: number, minLength = 0) =>
-  ({ type: "string", minLength, maxLength, pattern: PRINTABLE }) as const;
-
-export const nullableText = (maxLength: number) =>
-  ({ type: ["string", "null"], maxLength, pattern: PRINTABLE }) as const;
+export { nullableText, text } from "../text-schema.ts";
 
 export const userParams = {
   type: "object",

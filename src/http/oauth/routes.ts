@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Services } from "../../services/index.ts";
 import { TOKEN_AUDIENCES } from "../../services/token-service.ts";
 import { contextOf } from "../auth.ts";
+import { text } from "../text-schema.ts";
 
 /** OAuth errors use OAuth's own JSON shape (RFC 6749 §5.2), which client libraries parse. */
 const oauthError = (reply: FastifyReply, status: number, error: string, description: string) =>
@@ -18,8 +19,8 @@ export const oauthRoutes = async (app: FastifyInstance, { services }: { services
       type: "object",
       properties: {
         grant_type: { type: "string", maxLength: 100 },
-        client_id: { type: "string", maxLength: 200 },
-        client_secret: { type: "string", maxLength: 500 },
+        client_id: text(200),
+        client_secret: text(500),
         scope: { type: "string", maxLength: 1000 },
       },
     },

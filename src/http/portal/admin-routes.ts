@@ -9,10 +9,11 @@ import type { RequestContext } from "../../services/context.ts";
 import type { Services } from "../../services/index.ts";
 import { assertCanManage, assertCanReadPolicies, POLICY_WRITER_ROLES } from "../../services/permissions.ts";
 import type { PinState } from "../../services/pin-service.ts";
+import { text } from "../text-schema.ts";
 import { SESSION_COOKIE } from "./routes.ts";
 
 const API = "/portal/api/admin";
-const str = (max: number, min = 1) => ({ type: "string", minLength: min, maxLength: max });
+const str = (max: number, min = 1) => text(max, min);
 const STATES = ["Steady State", "Must Change", "Account Lockout", "No PIN"];
 
 const AUDIT_PAGE = 200;

@@ -7,6 +7,7 @@ import type { RequestContext } from "../../services/context.ts";
 import type { Services } from "../../services/index.ts";
 import type { PortalSession } from "../../services/portal/session-service.ts";
 import type { PendingSignIn, StepView } from "../../services/portal/signin-service.ts";
+import { text } from "../text-schema.ts";
 
 export const SESSION_COOKIE = "pindesk_session";
 export const SIGNIN_COOKIE = "pindesk_signin";
@@ -18,7 +19,7 @@ declare module "fastify" {
   }
 }
 
-const str = (max: number, min = 1) => ({ type: "string", minLength: min, maxLength: max });
+const str = (max: number, min = 1) => text(max, min);
 const body = (properties: Record<string, object>, required: string[] = Object.keys(properties)) => ({
   type: "object",
   additionalProperties: false,
