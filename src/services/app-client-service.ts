@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { safeEqual } from "../crypto/hasher.ts";
 import { digestToken, randomToken } from "../crypto/tokens.ts";
 import { AppError } from "../errors/app-error.ts";
+import type { Db } from "../store/db.ts";
+import { createRepos } from "../store/index.ts";
 import type { ApiClientRow, ApiClientsRepo } from "../store/repos/api-clients.ts";
 import type { AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
@@ -45,10 +47,12 @@ const toInfo = (row: ApiClientRow): ApiClientInfo => ({
 });
 
 export const createAppClientService = ({
+  db,
   apiClients,
   audit,
   clock,
 }: {
+  db: Db;
   apiClients: ApiClientsRepo;
   audit: AuditService;
   clock: Clock;
@@ -75,19 +79,26 @@ export const createAppClientService = ({
     }
     const clientId = randomUUID();
     const clientSecret = randomToken(32);
-    await apiClients.insert({
-      id: clientId,
-      name: trimmed,
-      secret_hash: digestToken(clientSecret),
-      permissions: JSON.stringify([...new Set(permissions)]),
-      created_at: clock.now(),
-      created_by: ctx.actor.type,
-      last_used_at: null,
-    });
-    await audit.record(ctx, {
-      action: "app.created",
-      outcome: "success",
-      details: { clientId, name: trimmed, permissions: permissions.join(" ") },
+    await db.transaction(async (trx) => {
+      const tx = createRepos({ ...db, kysely: trx });
+      await tx.apiClients.insert({
+        id: clientId,
+        name: trimmed,
+        secret_hash: digestToken(clientSecret),
+        permissions: JSON.stringify([...new Set(permissions)]),
+        created_at: clock.now(),
+        created_by: ctx.actor.type,
+        last_used_at: null,
+      });
+      await audit.record(
+        ctx,
+        {
+          action: "app.created",
+          outcome: "success",
+          details: { clientId, name: trimmed, permissions: permissions.join(" ") },
+        },
+        tx.audit,
+      );
     });
     return { clientId, clientSecret };
   },
@@ -97,8 +108,13 @@ export const createAppClientService = ({
   },
 
   async delete(ctx: RequestContext, clientId: string): Promise<void> {
-    if (!(await apiClients.delete(clientId))) throw new AppError("appNotFound", { clientId });
-    await audit.record(ctx, { action: "app.deleted", outcome: "success", details: { clientId } });
+    const deleted = await db.transaction(async (trx) => {
+      const tx = createRepos({ ...db, kysely: trx });
+      if (!(await tx.apiClients.delete(clientId))) return false;
+      await audit.record(ctx, { action: "app.deleted", outcome: "success", details: { clientId } }, tx.audit);
+      return true;
+    });
+    if (!deleted) throw new AppError("appNotFound", { clientId });
   },
 
   /** Returns the client when id and secret match; compares digests in constant time. */

@@ -111,7 +111,7 @@ export const createServices = ({
       recovery: portal.recovery,
     }),
     maintenance: createMaintenance({ repos, clock }),
-    apps: createAppClientService({ apiClients: repos.apiClients, audit, clock }),
+    apps: createAppClientService({ db, apiClients: repos.apiClients, audit, clock }),
     tokens: createTokenService({
       signingKeys: repos.signingKeys,
       apiClients: repos.apiClients,

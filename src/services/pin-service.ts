@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+import type { Kysely } from "kysely";
 import type { Hasher } from "../crypto/hasher.ts";
 import { digestToken, randomToken } from "../crypto/tokens.ts";
 import {
@@ -21,8 +22,9 @@ import { createRepos, type Repos } from "../store/index.ts";
 import type { Reservation } from "../store/repos/lockout-counters.ts";
 import type { PinCredentialRow } from "../store/repos/pin-credentials.ts";
 import { type User, upnKey } from "../store/repos/users.ts";
+import type { Database } from "../store/schema.ts";
 import { type AttemptGuard, counterRules } from "./attempts.ts";
-import type { AuditService } from "./audit-service.ts";
+import type { AuditInput, AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
 import type { Metrics } from "./metrics.ts";
 import { assertCanManage } from "./permissions.ts";
@@ -201,13 +203,24 @@ export const createPinService = ({
     isTemporary: boolean;
     temporaryExpiresAt: number | null;
     mustChange: { reason: MustChangeReason; by: string } | null;
+    /** The change's audit event, written in the same transaction: no PIN change goes unrecorded. */
+    audit: AuditInput;
+    /** Runs first in the transaction; throwing there leaves everything as it was. */
+    first?: (tx: Repos, trx: Kysely<Database>) => Promise<void>;
   }
 
   /**
-   * Hashes and writes the new PIN, retires the old one into history and clears any lockout: one
-   * transaction. The PIN's compliance tag lets a later policy change find PINs that no longer comply.
+   * Hashes and writes the new PIN, retires the old one into history, clears any lockout and records
+   * the change: one transaction. The PIN's compliance tag lets a later policy change find PINs that no
+   * longer comply.
    */
-  const storePin = async (user: User, pin: string, policy: PinPolicy, options: StoreOptions) => {
+  const storePin = async (
+    ctx: RequestContext,
+    user: User,
+    pin: string,
+    policy: PinPolicy,
+    options: StoreOptions,
+  ) => {
     const remember = historyDepth(policy, await usesQrProfile(user.id));
     const hash = await timedHash(pin);
     const profileTag = compliance.tagOf(pin);
@@ -215,6 +228,7 @@ export const createPinService = ({
     const policyVersion = (await policies.current()).version;
     await db.transaction(async (trx) => {
       const tx = createRepos({ ...db, kysely: trx });
+      await options.first?.(tx, trx);
       const existing = await tx.pins.get(user.id);
       if (existing && existing.is_temporary === 0 && remember > 1) {
         await tx.history.push(user.id, existing.hash, now, remember - 1);
@@ -234,6 +248,7 @@ export const createPinService = ({
       });
       await tx.counters.ensure(pinSubject(user.id));
       await tx.counters.clear(pinSubject(user.id), now);
+      await audit.record(ctx, options.audit, tx.audit);
     });
   };
 
@@ -583,28 +598,29 @@ export const createPinService = ({
       await rejectionsAudited(ctx, user, async () =>
         assertPinAllowed(user, newPin, policy, await pins.get(user.id)),
       );
-      // Consumed only once the new PIN is known to be acceptable, so a rejected PIN does not burn the token.
-      const consumed = await changeTokens.consume(tokenHash, clock.now());
-      if (consumed !== user.id) {
+      // Consumed only once the new PIN is known to be acceptable, so a rejected PIN does not burn the
+      // token, and in the PIN's own transaction, so a change that fails does not burn it either.
+      const spent = new AppError("pinChangeTokenInvalid");
+      try {
+        await storePin(ctx, user, newPin, policy, {
+          isTemporary: false,
+          temporaryExpiresAt: null,
+          mustChange: null,
+          audit: { action: "pin.changed", outcome: "success", target: target(user), reason: "changeToken" },
+          first: async (_tx, trx) => {
+            if ((await changeTokens.consume(tokenHash, clock.now(), trx)) !== user.id) throw spent;
+          },
+        });
+      } catch (error) {
+        if (error !== spent) throw error;
         await audit.record(ctx, {
           action: "pin.changed",
           outcome: "failure",
           target: target(user),
           reason: "pinChangeTokenInvalid",
         });
-        throw new AppError("pinChangeTokenInvalid");
+        throw error;
       }
-      await storePin(user, newPin, policy, {
-        isTemporary: false,
-        temporaryExpiresAt: null,
-        mustChange: null,
-      });
-      await audit.record(ctx, {
-        action: "pin.changed",
-        outcome: "success",
-        target: target(user),
-        reason: "changeToken",
-      });
       return status(user);
     },
 
@@ -619,16 +635,11 @@ export const createPinService = ({
         throw new AppError("temporaryPinExpired", { expiredAt: iso(cred.temporary_expires_at) });
       }
       await rejectionsAudited(ctx, user, () => assertPinAllowed(user, newPin, policy, cred));
-      await storePin(user, newPin, policy, {
+      await storePin(ctx, user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
         mustChange: null,
-      });
-      await audit.record(ctx, {
-        action: "pin.changed",
-        outcome: "success",
-        target: target(user),
-        reason: "currentPin",
+        audit: { action: "pin.changed", outcome: "success", target: target(user), reason: "currentPin" },
       });
       return status(user);
     },
@@ -654,16 +665,11 @@ export const createPinService = ({
         }
         throw error;
       }
-      await storePin(user, pin, policy, {
+      await storePin(ctx, user, pin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
         mustChange: forceChange ? { reason: "adminReset", by: actorName(ctx) } : null,
-      });
-      await audit.record(ctx, {
-        action,
-        outcome: "success",
-        target: target(user),
-        details: { forceChange },
+        audit: { action, outcome: "success", target: target(user), details: { forceChange } },
       });
       return status(user);
     },
@@ -688,16 +694,16 @@ export const createPinService = ({
       const length = Math.min(Math.max(profile.temporaryPin.length, 4), 127);
       const temporaryPin = generateTemporaryPin(length, (max: number) => randomInt(max), profile);
       const expiresAt = clock.now() + hours * 3_600_000;
-      await storePin(user, temporaryPin, policy, {
+      await storePin(ctx, user, temporaryPin, policy, {
         isTemporary: true,
         temporaryExpiresAt: expiresAt,
         mustChange: { reason: "temporaryPin", by: actorName(ctx) },
-      });
-      await audit.record(ctx, {
-        action: "pin.resetTemporary",
-        outcome: "success",
-        target: target(user),
-        details: { expiresAt: iso(expiresAt), length },
+        audit: {
+          action: "pin.resetTemporary",
+          outcome: "success",
+          target: target(user),
+          details: { expiresAt: iso(expiresAt), length },
+        },
       });
       return { temporaryPin, expiresAt: iso(expiresAt) as string, user };
     },
@@ -779,16 +785,11 @@ export const createPinService = ({
           await assertPinAllowed(user, newPin, policy, current);
         }
       });
-      await storePin(user, newPin, policy, {
+      await storePin(ctx, user, newPin, policy, {
         isTemporary: false,
         temporaryExpiresAt: null,
         mustChange: null,
-      });
-      await audit.record(ctx, {
-        action: "pin.changed",
-        outcome: "success",
-        target: target(user),
-        reason: options.reason,
+        audit: { action: "pin.changed", outcome: "success", target: target(user), reason: options.reason },
       });
       return status(user);
     },
@@ -801,10 +802,15 @@ export const createPinService = ({
         const tx = createRepos({ ...db, kysely: trx });
         const deleted = await tx.pins.delete(user.id);
         await tx.counters.clear(pinSubject(user.id), clock.now());
+        if (deleted)
+          await audit.record(
+            ctx,
+            { action: "pin.removed", outcome: "success", target: target(user) },
+            tx.audit,
+          );
         return deleted;
       });
       if (!removed) throw new AppError("noPin", { user: user.userPrincipalName });
-      await audit.record(ctx, { action: "pin.removed", outcome: "success", target: target(user) });
     },
   };
 };

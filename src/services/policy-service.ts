@@ -78,22 +78,27 @@ export const createPolicyService = ({
   ): Promise<SavedPolicy> => {
     const now = clock.now();
     const by = actorLabel(ctx.actor);
+    // The new version, its effect on stored PINs and its audit event: all or none.
     const { version, effect } = await db.transaction(async (trx) => {
       const repos = createRepos({ ...db, kysely: trx });
       const version = await repos.policies.append(PIN_POLICY, previousVersion, policy, now, by);
       const effect = await compliance.apply(repos.pins, policy, now, by);
+      await audit.record(
+        ctx,
+        {
+          action,
+          outcome: "success",
+          details: {
+            policy: PIN_POLICY,
+            version,
+            pinsMarkedMustChange: effect.marked,
+            pinsReleased: effect.cleared,
+            pinsCheckedAtNextSignIn: effect.unknown,
+          },
+        },
+        repos.audit,
+      );
       return { version, effect };
-    });
-    await audit.record(ctx, {
-      action,
-      outcome: "success",
-      details: {
-        policy: PIN_POLICY,
-        version,
-        pinsMarkedMustChange: effect.marked,
-        pinsReleased: effect.cleared,
-        pinsCheckedAtNextSignIn: effect.unknown,
-      },
     });
     invalidate();
     // What this call saved (another save may already have followed it).
