@@ -384,5 +384,16 @@ describe("pindesk explain", () => {
     const unknown = await box.cli(["explain", "garbage"]);
     expect(unknown).toMatchObject({ code: 0, stderr: "" });
     expect(unknown.stdout).toContain("try these steps");
+    // The pointer an unknown code gets leads somewhere.
+    expect(unknown.stdout).toContain("pindesk explain --list");
+    const list = await box.cli(["explain", "--list"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^ {2}pinTooShort +400 /m);
+    expect(list.stdout).toContain("0x801C004D");
+    const json = JSON.parse((await box.cli(["explain", "--list", "--json"])).stdout);
+    expect(json.windowsHello).toHaveLength(52);
+    const none = await box.cli(["explain"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("pindesk explain --list");
   });
 });

@@ -17,7 +17,7 @@ import { startDevMailSink } from "../delivery/dev-mail.ts";
 import { smtpTransport } from "../delivery/transports.ts";
 import { describePinPolicy } from "../domain/pin-policy.ts";
 import { AppError } from "../errors/app-error.ts";
-import { explainCode, formatExplanation } from "../errors/explain.ts";
+import { explainCode, formatCodeList, formatExplanation, knownCodeList } from "../errors/explain.ts";
 import { buildApp } from "../http/app.ts";
 import { KNOWN_PERMISSIONS } from "../services/app-client-service.ts";
 import { cliContext } from "../services/context.ts";
@@ -775,13 +775,27 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
     );
 
   program
-    .command("explain <code>")
+    .command("explain [code]")
     .description(
       "Explain a PIN error code: Windows Hello hex codes (any casing, with or without 0x) or PinDesk's own.",
     )
+    .option("--list", "list every code PinDesk knows, with its meaning")
     .option("--json", "JSON output")
-    .addHelpText("after", "\nExamples:\n  $ pindesk explain 0x801C044D\n  $ pindesk explain pinTooShort")
-    .action((code: string, opts: { json?: boolean }) => {
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ pindesk explain 0x801C044D\n  $ pindesk explain pinTooShort\n  $ pindesk explain --list",
+    )
+    .action((code: string | undefined, opts: { json?: boolean; list?: boolean }) => {
+      if (opts.list) {
+        const list = knownCodeList();
+        say(opts.json ? JSON.stringify(list, null, 2) : formatCodeList(list));
+        return;
+      }
+      if (code === undefined)
+        throw new UsageError(
+          "give the code to explain",
+          "pindesk explain 0x801C044D, or pindesk explain --list",
+        );
       const explanation = explainCode(code);
       say(opts.json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
     });

@@ -759,7 +759,8 @@ export const describePinPolicy = (policy: PinPolicy): string[] => {
       ? `After ${l.threshold} wrong PINs in a row the PIN locks until an administrator unblocks it.`
       : `After ${l.threshold} wrong PINs in a row the PIN locks for ${duration(l.initialLockSeconds)}, doubling with each further lock up to ${duration(l.maxLockSeconds)}.`,
   );
-  if (l.decaySeconds > 0) lines.push(`Wrong PINs older than ${duration(l.decaySeconds)} stop counting.`);
+  if (l.decaySeconds > 0)
+    lines.push(`The count of wrong PINs starts afresh after ${duration(l.decaySeconds)} without one.`);
   lines.push(
     `Temporary PINs have ${policy.temporaryPin.length} characters and must be replaced within ${policy.temporaryPin.expiryHours} hours.`,
     policy.forceChangeAfterAdminReset

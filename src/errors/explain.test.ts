@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { errorCatalogue } from "./catalogue.ts";
-import { type Explanation, explainCode, formatExplanation, listKnownCodes } from "./explain.ts";
+import {
+  type Explanation,
+  explainCode,
+  formatCodeList,
+  formatExplanation,
+  knownCodeList,
+} from "./explain.ts";
 import { windowsHelloErrors, windowsHelloGenericSteps } from "./windows-hello.ts";
 
 const expectKind = <K extends Explanation["kind"]>(
@@ -185,17 +191,26 @@ describe("explainCode: unknown input", () => {
   });
 });
 
-describe("listKnownCodes", () => {
-  it("lists PinDesk's codes and the 52 Windows Hello codes", () => {
-    const known = listKnownCodes();
-    expect(known.pindesk).toEqual(Object.keys(errorCatalogue));
-    expect(known.pindesk).toContain("pinTooShort");
-    expect(known.windowsHello).toHaveLength(52);
-    expect(known.windowsHello).toContain("0x801C004D");
-    expect(known.windowsHello).toContain("0x80072F0C");
-    for (const code of [...known.pindesk, ...known.windowsHello]) {
+describe("knownCodeList", () => {
+  it("lists PinDesk's codes and the 52 Windows Hello codes, each of which explain knows", () => {
+    const known = knownCodeList();
+    const pindesk = known.pindesk.map((e) => e.code);
+    const windowsHello = known.windowsHello.map((e) => e.code);
+    expect(pindesk).toEqual(Object.keys(errorCatalogue));
+    expect(known.pindesk).toContainEqual({
+      code: "pinTooShort",
+      status: 400,
+      message: "The PIN is shorter than the policy allows.",
+    });
+    expect(windowsHello).toHaveLength(52);
+    expect(windowsHello).toContain("0x801C004D");
+    expect(windowsHello).toContain("0x80072F0C");
+    for (const code of [...pindesk, ...windowsHello]) {
       expect(explainCode(code).kind).not.toBe("unknown");
     }
+    const text = formatCodeList(known);
+    expect(text).toMatch(/^ {2}pinTooShort +400 {2}The PIN is shorter than the policy allows\.$/m);
+    expect(text).toContain("0x80072F0C");
   });
 });
 

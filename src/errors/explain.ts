@@ -125,10 +125,35 @@ export const explainCode = (input: string): Explanation => {
 };
 
 /** Every code `explainCode` knows: PinDesk's names in catalogue order, Windows Hello codes in article order. */
-export const listKnownCodes = (): { pindesk: string[]; windowsHello: string[] } => ({
-  pindesk: Object.keys(errorCatalogue),
-  windowsHello: windowsHelloErrors.map((entry) => entry.hex),
+/** Every code `explain` knows, with its one-line meaning: what `pindesk explain --list` prints. */
+export const knownCodeList = () => ({
+  pindesk: (Object.keys(errorCatalogue) as ErrorCode[]).map((code) => ({
+    code,
+    status: errorCatalogue[code].status,
+    message: errorCatalogue[code].message,
+  })),
+  windowsHello: windowsHelloErrors.map((entry) => ({
+    code: entry.hex,
+    cause: entry.causes[0] ?? "",
+    mitigationKnown: entry.mitigation !== null,
+  })),
 });
+
+/** The code list as text, one code a line, PinDesk's own first. */
+export const formatCodeList = (list: ReturnType<typeof knownCodeList>): string => {
+  const width = Math.max(...list.pindesk.map((e) => e.code.length));
+  return [
+    `PinDesk's own codes (${list.pindesk.length}), with the HTTP status they answer:`,
+    ...list.pindesk.map((e) => `  ${e.code.padEnd(width)}  ${e.status}  ${e.message}`),
+    "",
+    `Windows Hello PIN-creation codes (${list.windowsHello.length}):`,
+    ...list.windowsHello.map(
+      (e) => `  ${e.code}  ${e.cause}${e.mitigationKnown ? "" : " (no known mitigation)"}`,
+    ),
+    "",
+    "Run `pindesk explain CODE` for a code's causes and what to do.",
+  ].join("\n");
+};
 
 const indent = (text: string, prefix = "  "): string =>
   text
