@@ -916,6 +916,45 @@ describe.each(dialects)("an unknown user name looks like a real one on %s", (dia
   });
 });
 
+describe.each(dialects)("a refusal that names the address, on %s", (dialect) => {
+  let t: TestInstance;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  const MAIL = "ana.private@fabrikam.com";
+  beforeAll(async () => {
+    smtp = await startSmtp({ refuse: (address) => address === MAIL, naming: true });
+    t = await createTestInstance(dialect, { env: smtp.env });
+    await t.services.users.create(cliContext, {
+      userPrincipalName: "ana.named@contoso.com",
+      displayName: "Ana",
+      mail: MAIL,
+    });
+    await t.services.pins.set(cliContext, "ana.named@contoso.com", "482915");
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  it("Forgot PIN says the address was refused, masked; only the help desk reads the provider's words", async () => {
+    const c = portalClient(t);
+    const start = await c.post("/portal/api/recovery/start", { userPrincipalName: "ana.named@contoso.com" });
+    const token = start.body.recoveryToken;
+    await c.post("/portal/api/recovery/send", { recoveryToken: token, channelId: start.body.channels[0].id });
+    const status = async () => (await c.post("/portal/api/recovery/status", { recoveryToken: token })).body;
+    await expect.poll(async () => (await status()).status).toBe("retrying");
+    const shown = await status();
+    expect(shown.detail).toBe(
+      "Attempt 1 of 3 failed: the mail server refused the address a•••e@fabrikam.com.",
+    );
+    expect(JSON.stringify(shown)).not.toContain("ana.private");
+    const user = await t.services.users.get("ana.named@contoso.com");
+    const [message] = (await t.services.admin.userDetail(cliContext, user.id)).recentMessages;
+    expect((message as { statusText?: string } | undefined)?.statusText).toContain(
+      `<${MAIL}>: Recipient address rejected`,
+    );
+  });
+});
+
 describe.each(dialects)("delivery that fails is visible to the user and the help desk on %s", (dialect) => {
   let t: TestInstance;
   let smtp: Awaited<ReturnType<typeof startSmtp>>;

@@ -27,6 +27,11 @@ export interface OutboxMessageView {
   attempts: number;
   maxAttempts: number;
   lastError: string | null;
+  /**
+   * The provider's last reason as anyone may read it (a person on the Forgot PIN page): a refusal
+   * that names the recipient says so with the masked address instead of the address itself.
+   */
+  lastErrorMasked: string | null;
   createdAt: string;
   updatedAt: string;
   settledAt: string | null;
@@ -180,6 +185,10 @@ export const createOutbox = ({
       attempts: row.attempts,
       maxAttempts: possible,
       lastError: row.last_error,
+      lastErrorMasked:
+        row.last_error !== null && mentionsRecipient(row.last_error, row.destination)
+          ? `the ${row.channel === "email" ? "mail server" : "SMS provider"} refused the address ${row.destination_masked}`
+          : row.last_error,
       createdAt: iso(row.created_at) as string,
       updatedAt: iso(row.updated_at) as string,
       settledAt: iso(row.settled_at),

@@ -18,8 +18,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * `refuse(address, attempt)` answers "550 5.1.1 mailbox unavailable" for that recipient; `attempt`
  * counts the tries for the address (1 for the first), so "refuse the first one, accept the retry" works.
+ * `naming: true` puts the address in the refusal, as many real servers do ("<ana@…>: Recipient address
+ * rejected").
  */
-export const startSmtp = async (options: { refuse?: (address: string, attempt: number) => boolean } = {}) => {
+export const startSmtp = async (
+  options: { refuse?: (address: string, attempt: number) => boolean; naming?: boolean } = {},
+) => {
   const messages: SmtpMessage[] = [];
   const tries = new Map<string, number>();
   const server = new SMTPServer({
@@ -30,7 +34,11 @@ export const startSmtp = async (options: { refuse?: (address: string, attempt: n
       const n = (tries.get(address.address) ?? 0) + 1;
       tries.set(address.address, n);
       if (options.refuse?.(address.address, n)) {
-        const error = new Error("5.1.1 mailbox unavailable") as Error & { responseCode: number };
+        const error = new Error(
+          options.naming
+            ? `5.1.1 <${address.address}>: Recipient address rejected: User unknown`
+            : "5.1.1 mailbox unavailable",
+        ) as Error & { responseCode: number };
         error.responseCode = 550;
         callback(error);
         return;

@@ -59,6 +59,8 @@ export interface OutboxView {
   status: string;
   state: string;
   lastError: string | null;
+  /** The last reason without the recipient's address in it (see the outbox's view). */
+  lastErrorMasked: string | null;
   attempts: number;
   maxAttempts: number;
   createdAt: string;
@@ -782,8 +784,8 @@ export const createRecoveryService = ({
       const message = last?.id ? await outbox.get(last.id) : undefined;
       if (!message) return none;
       // A channel nobody configured is never offered (channelsFor), so what is reported here is always
-      // the provider's own answer.
-      const reason = message.lastError ?? "the provider gave no reason";
+      // the provider's own answer; anyone can read it, so never with the full address in it.
+      const reason = message.lastErrorMasked ?? "the provider gave no reason";
       return {
         status: message.state,
         detail:
