@@ -164,6 +164,19 @@ describe.each(dialects)("core API on %s", (dialect) => {
     expect(tooShort.statusCode).toBe(400);
     expect(tooShort.json().error.code).toBe("pinTooShort");
 
+    // The temporary PIN itself is known to whoever handed it out: it cannot become the user's own.
+    const same = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/pin/change",
+      headers: { authorization: verifier },
+      payload: { changeToken, newPin: temporaryPin },
+    });
+    expect(same.statusCode).toBe(400);
+    expect(same.json().error).toMatchObject({
+      code: "pinInHistory",
+      message: "Choose your own PIN: the new PIN cannot be the temporary PIN you were given.",
+    });
+
     const changed = await t.app.inject({
       method: "POST",
       url: "/api/v1/pin/change",

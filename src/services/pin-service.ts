@@ -163,6 +163,17 @@ export const createPinService = ({
     const qr = qrProfile ?? (await usesQrProfile(user.id));
     const violations = violationsOf(pin, policy, qr);
     if (violations.length > 0) throw policyError(violations);
+    // Whoever handed out a temporary PIN still knows it: it can never become the user's own.
+    if (current?.is_temporary === 1 && (await timedVerify(current.hash, pin)).ok) {
+      throw policyError([
+        {
+          code: "pinInHistory",
+          message: "Choose your own PIN: the new PIN cannot be the temporary PIN you were given.",
+          mitigation: "Choose a PIN only you know.",
+          params: { temporary: true },
+        },
+      ]);
+    }
     const remember = historyDepth(policy, qr);
     if (remember === 0) return;
     const remembered = [
