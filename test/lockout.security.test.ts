@@ -8,6 +8,7 @@ import { AppError } from "../src/errors/app-error.ts";
 import { counterRules } from "../src/services/attempts.ts";
 import { cliContext } from "../src/services/context.ts";
 import { type Db, openDb } from "../src/store/db.ts";
+import { createLockoutCountersRepo } from "../src/store/repos/lockout-counters.ts";
 import { createSignInsRepo } from "../src/store/repos/sign-ins.ts";
 import {
   createTestInstance,
@@ -265,6 +266,30 @@ describe.each(dialects)("lockout on %s", (dialect) => {
       expect(unblocked.unblocked).toEqual(["PIN"]);
       expect(unblocked.state).toBe("Steady State");
       expect(await outcome(t.services.pins.verify(cliContext, "lowered.unblock@contoso.com", "482915"))).toBe(
+        "success",
+      );
+    });
+  });
+
+  it("past a lowered threshold, no lock is set while a guess taken before is still being evaluated", async () => {
+    await addUser("inflight.right@contoso.com", "482915");
+    await wrongPins("inflight.right@contoso.com", 5);
+    const user = await t.services.users.get("inflight.right@contoso.com");
+    const subject = `pin:${user.id}`;
+    // A right guess took its place with the 5 failures counted, and is being evaluated...
+    await t.db.kysely
+      .updateTable("lockout_counters")
+      .set({ pending: 1, pending_at: t.clock.now() })
+      .where("subject", "=", subject)
+      .execute();
+    await underLockout({ threshold: 3 }, async () => {
+      // ...when the threshold drops to 3 and another guess comes: it must not lock under that guess.
+      expect(await outcome(t.services.pins.verify(cliContext, "inflight.right@contoso.com", "482915"))).toBe(
+        "attemptsInProgress",
+      );
+      // The right guess completes and forgets the failures counted when it took its place.
+      await createLockoutCountersRepo(t.db).recordSuccess(subject, 5);
+      expect(await outcome(t.services.pins.verify(cliContext, "inflight.right@contoso.com", "482915"))).toBe(
         "success",
       );
     });

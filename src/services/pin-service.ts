@@ -170,7 +170,7 @@ export const createPinService = ({
           code: "pinInHistory",
           message: "Choose your own PIN: the new PIN cannot be the temporary PIN you were given.",
           mitigation: "Choose a PIN only you know.",
-          params: { temporary: true },
+          params: {},
         },
       ]);
     }

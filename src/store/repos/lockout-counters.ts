@@ -157,17 +157,30 @@ export const createLockoutCountersRepo = (db: Db) => {
    * Sets the `lockCount`-th lock on `subject` if its counted failures reached the threshold and no lock
    * is set yet (exactly one caller does). Returns the lock if this call set it.
    */
-  const setLock = async (subject: string, now: number, rules: CounterRules, lockCount: number) => {
+  const setLock = async (
+    subject: string,
+    now: number,
+    rules: CounterRules,
+    lockCount: number,
+    { onlyIfIdle = false }: { onlyIfIdle?: boolean } = {},
+  ) => {
     const wait = rules.lockSeconds(lockCount);
     const lockedUntil = wait === null ? null : now + wait * 1000;
-    const locked = await kysely
+    let update = kysely
       .updateTable("lockout_counters")
       .set({ locked_at: now, locked_until: lockedUntil, lock_count: lockCount })
       .where("subject", "=", subject)
       .where("locked_at", "is", null)
-      .where("failed_count", ">=", rules.threshold)
-      .returning(["lock_count"])
-      .executeTakeFirst();
+      .where("failed_count", ">=", rules.threshold);
+    if (onlyIfIdle)
+      update = update.where((eb) =>
+        eb.or([
+          eb("pending", "=", 0),
+          eb("pending_at", "is", null),
+          eb("pending_at", "<", now - PENDING_TTL_MS),
+        ]),
+      );
+    const locked = await update.returning(["lock_count"]).executeTakeFirst();
     return locked ? { lockedUntil, lockCount } : undefined;
   };
 
@@ -175,7 +188,9 @@ export const createLockoutCountersRepo = (db: Db) => {
    * What a reservation that got no place means. Failures at or past the threshold with no lock set
    * (the threshold was lowered, or a process stopped between counting a failure and locking) are a
    * lock: it is set now, so the user is told "locked", the lock runs out as any other, and unblock
-   * finds it. Otherwise guesses in flight fill the threshold.
+   * finds it. Not while guesses taken before are still being evaluated: a right one among them must
+   * find no lock to leave behind, and a wrong one sets the lock itself. Otherwise guesses in flight
+   * fill the threshold.
    */
   const settleReservation = async (
     failedCount: number | undefined,
@@ -189,7 +204,7 @@ export const createLockoutCountersRepo = (db: Db) => {
     const { locked, atThreshold } = standing(current, now, rules);
     if (locked) return { reserved: false, missing: false, locked: true, lockedUntil: current.locked_until };
     if (atThreshold) {
-      const lock = await setLock(subject, now, rules, current.lock_count + 1);
+      const lock = await setLock(subject, now, rules, current.lock_count + 1, { onlyIfIdle: true });
       if (lock) {
         const { lockedUntil, lockCount } = lock;
         return { reserved: false, missing: false, locked: true, lockedUntil, lockedNow: { lockCount } };
