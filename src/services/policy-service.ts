@@ -5,6 +5,7 @@ import type { Db } from "../store/db.ts";
 import { isUniqueViolation } from "../store/db-errors.ts";
 import { createRepos } from "../store/index.ts";
 import type { PoliciesRepo } from "../store/repos/policies.ts";
+import { counterRules } from "./attempts.ts";
 import type { AuditService } from "./audit-service.ts";
 import { actorLabel, type Clock, type RequestContext } from "./context.ts";
 import { assertCanManagePolicies } from "./permissions.ts";
@@ -27,6 +28,9 @@ export interface SavedPolicy extends VersionedPolicy {
   /** What the change did to stored PINs: how many it marked Must Change, and how many it released. */
   readonly effect: PolicyImpact & { readonly marked: number; readonly cleared: number };
 }
+
+/** The counters of users' PINs (the others are sign-in methods', Emergency Access's and unknown names'). */
+const PIN_SUBJECT = "pin:";
 
 export const createPolicyService = ({
   db,
@@ -73,7 +77,7 @@ export const createPolicyService = ({
   const save = async (
     ctx: RequestContext,
     policy: PinPolicy,
-    previousVersion: number,
+    previous: VersionedPolicy,
     action: string,
   ): Promise<SavedPolicy> => {
     const now = clock.now();
@@ -81,8 +85,26 @@ export const createPolicyService = ({
     // The new version, its effect on stored PINs and its audit event: all or none.
     const { version, effect } = await db.transaction(async (trx) => {
       const repos = createRepos({ ...db, kysely: trx });
-      const version = await repos.policies.append(PIN_POLICY, previousVersion, policy, now, by);
+      const version = await repos.policies.append(PIN_POLICY, previous.version, policy, now, by);
       const effect = await compliance.apply(repos.pins, policy, now, by);
+      // A lowered threshold locks those already past it now, so every view agrees on who is locked.
+      const locked =
+        policy.lockout.threshold < previous.policy.lockout.threshold
+          ? await repos.counters.lockAtThreshold(now, counterRules(policy.lockout))
+          : [];
+      const pinsLocked = locked.filter((subject) => subject.startsWith(PIN_SUBJECT));
+      for (const subject of pinsLocked)
+        await audit.record(
+          ctx,
+          {
+            action: "pin.locked",
+            outcome: "success",
+            target: { id: subject.slice(PIN_SUBJECT.length), upn: null },
+            reason: "thresholdLowered",
+            details: { threshold: policy.lockout.threshold },
+          },
+          repos.audit,
+        );
       await audit.record(
         ctx,
         {
@@ -94,6 +116,7 @@ export const createPolicyService = ({
             pinsMarkedMustChange: effect.marked,
             pinsReleased: effect.cleared,
             pinsCheckedAtNextSignIn: effect.unknown,
+            ...(locked.length > 0 && { pinsLocked: pinsLocked.length, countersLocked: locked.length }),
           },
         },
         repos.audit,
@@ -148,7 +171,7 @@ export const createPolicyService = ({
           throw error;
         }
         try {
-          return await save(ctx, policy, before.version, "policy.updated");
+          return await save(ctx, policy, before, "policy.updated");
         } catch (error) {
           if (attempt >= MAX_SAVE_ATTEMPTS || !isUniqueViolation(error, "policies.name,version")) throw error;
           await sleep(Math.random() * 10 * attempt);
@@ -162,7 +185,7 @@ export const createPolicyService = ({
       for (let attempt = 1; ; attempt++) {
         const before = await load();
         try {
-          return await save(ctx, defaultPinPolicy, before.version, "policy.reset");
+          return await save(ctx, defaultPinPolicy, before, "policy.reset");
         } catch (error) {
           if (attempt >= MAX_SAVE_ATTEMPTS || !isUniqueViolation(error, "policies.name,version")) throw error;
           await sleep(Math.random() * 10 * attempt);

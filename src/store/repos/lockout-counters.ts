@@ -267,6 +267,27 @@ export const createLockoutCountersRepo = (db: Db) => {
     },
 
     /**
+     * Sets the lock on every counter whose counted failures are at or past the threshold with no lock
+     * set and no guess being evaluated: what a lowered threshold means for those already past it (a
+     * policy save runs it in its own transaction). Returns the subjects locked.
+     */
+    async lockAtThreshold(now: number, rules: CounterRules): Promise<string[]> {
+      const candidates = await kysely
+        .selectFrom("lockout_counters")
+        .select(["subject", "failed_count", "locked_at", "locked_until", "last_failed_at", "lock_count"])
+        .where("locked_at", "is", null)
+        .where("failed_count", ">=", rules.threshold)
+        .execute();
+      const locked: string[] = [];
+      for (const row of candidates) {
+        if (!standing(row, now, rules).atThreshold) continue;
+        if (await setLock(row.subject, now, rules, row.lock_count + 1, { onlyIfIdle: true }))
+          locked.push(row.subject);
+      }
+      return locked;
+    },
+
+    /**
      * A reserved guess was right: the failures counted when it took its place are forgotten (and the
      * escalation of temporary locks starts over); failures that landed while it was being evaluated
      * still count. No lock can be in force here: a lock needs `threshold` counted failures, which the
