@@ -258,7 +258,6 @@ describe.each(dialects)("lockout on %s", (dialect) => {
       expect(await outcome(t.services.pins.verify(cliContext, "lowered@contoso.com", "482915"))).toBe(
         "success",
       );
-
     });
   });
 

@@ -320,6 +320,11 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     expect(
       (await c.post("/portal/api/signin/change-pin", { newPin: "1234", confirmPin: "1234" })).body.error.code,
     ).toBe("pinTooShort");
+    // A control character is the PIN policy's to explain, with its own reason.
+    expect(
+      (await c.post("/portal/api/signin/change-pin", { newPin: "8172\t63", confirmPin: "8172\t63" })).body
+        .error.code,
+    ).toBe("pinHasInvalidCharacter");
     const done = await c.post("/portal/api/signin/change-pin", { newPin: "817263", confirmPin: "817263" });
     expect(done.body).toMatchObject({ signedIn: true, message: "PIN changed." });
     await expect

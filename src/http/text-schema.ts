@@ -8,3 +8,9 @@ export const text = (maxLength: number, minLength = 0) =>
 
 export const nullableText = (maxLength: number) =>
   ({ type: ["string", "null"], maxLength, pattern: PRINTABLE }) as const;
+
+/**
+ * A PIN: never stored, and any character goes through to the PIN policy, whose reason
+ * (pinHasInvalidCharacter, …) says exactly what to fix. The bound keeps absurd inputs out before hashing.
+ */
+export const pinText = (maxLength: number) => ({ type: "string", minLength: 1, maxLength }) as const;

@@ -4,10 +4,9 @@ import type { Services } from "../../services/index.ts";
 import type { PinStatus } from "../../services/pin-service.ts";
 import { userView } from "../../services/user-service.ts";
 import { contextOf, requireAppPermission } from "../auth.ts";
-import { nullableText, text } from "../text-schema.ts";
+import { nullableText, pinText, text } from "../text-schema.ts";
 
-// PINs are short; the bound only keeps absurd inputs (10,000 characters) out before any hashing.
-const pinString = { type: "string", minLength: 1, maxLength: 256 } as const;
+const pinString = pinText(256);
 const upnString = text(320, 1);
 const userParam = {
   type: "object",

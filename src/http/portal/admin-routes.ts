@@ -9,7 +9,7 @@ import type { RequestContext } from "../../services/context.ts";
 import type { Services } from "../../services/index.ts";
 import { assertCanManage, assertCanReadPolicies, POLICY_WRITER_ROLES } from "../../services/permissions.ts";
 import type { PinState } from "../../services/pin-service.ts";
-import { text } from "../text-schema.ts";
+import { pinText, text } from "../text-schema.ts";
 import { SESSION_COOKIE } from "./routes.ts";
 
 const API = "/portal/api/admin";
@@ -76,8 +76,8 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
             token: str(200),
             userPrincipalName: str(256),
             displayName: str(256),
-            pin: str(128),
-            confirmPin: str(128),
+            pin: pinText(128),
+            confirmPin: pinText(128),
           },
         },
       },
@@ -165,7 +165,7 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
             type: "object",
             additionalProperties: false,
             required: ["pin", "confirmPin"],
-            properties: { pin: str(128), confirmPin: str(128), forceChange: { type: "boolean" } },
+            properties: { pin: pinText(128), confirmPin: pinText(128), forceChange: { type: "boolean" } },
           },
         },
       },
@@ -247,7 +247,7 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
             type: "object",
             additionalProperties: false,
             required: ["pin"],
-            properties: { pin: str(20), lifetimeDays: { type: "integer", minimum: 1, maximum: 395 } },
+            properties: { pin: pinText(20), lifetimeDays: { type: "integer", minimum: 1, maximum: 395 } },
           },
         },
       },

@@ -7,7 +7,7 @@ import type { RequestContext } from "../../services/context.ts";
 import type { Services } from "../../services/index.ts";
 import type { PortalSession } from "../../services/portal/session-service.ts";
 import type { PendingSignIn, StepView } from "../../services/portal/signin-service.ts";
-import { text } from "../text-schema.ts";
+import { pinText, text } from "../text-schema.ts";
 
 export const SESSION_COOKIE = "pindesk_session";
 export const SIGNIN_COOKIE = "pindesk_signin";
@@ -130,7 +130,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
 
   app.post(
     `${API}/signin/pin`,
-    { ...limited, schema: { body: body({ pin: str(128) }) } },
+    { ...limited, schema: { body: body({ pin: pinText(128) }) } },
     async (request, reply) => {
       const { state, view } = await portal.signIn.pin(
         ctxOf(request),
@@ -143,7 +143,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
 
   app.post(
     `${API}/signin/change-pin`,
-    { ...limited, schema: { body: body({ newPin: str(128), confirmPin: str(128) }) } },
+    { ...limited, schema: { body: body({ newPin: pinText(128), confirmPin: pinText(128) }) } },
     async (request, reply) => {
       const { newPin, confirmPin } = request.body as { newPin: string; confirmPin: string };
       if (newPin !== confirmPin) throw new AppError("pinMismatch");
@@ -439,7 +439,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     // Change My PIN: the session proves every method of the set was presented.
     self.post(
       `${API}/me/pin`,
-      { schema: { body: body({ newPin: str(128), confirmPin: str(128) }) } },
+      { schema: { body: body({ newPin: pinText(128), confirmPin: pinText(128) }) } },
       async (request) => {
         const { newPin, confirmPin } = request.body as { newPin: string; confirmPin: string };
         if (newPin !== confirmPin) throw new AppError("pinMismatch");
@@ -546,7 +546,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     `${API}/recovery/pin`,
     {
       ...recoveryLimit,
-      schema: { body: body({ resetToken: str(200), newPin: str(128), confirmPin: str(128) }) },
+      schema: { body: body({ resetToken: str(200), newPin: pinText(128), confirmPin: pinText(128) }) },
     },
     async (request) => {
       const { resetToken, newPin, confirmPin } = request.body as {
@@ -598,11 +598,10 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     {
       ...recoveryLimit,
       schema: {
-        body: body({ resetToken: str(200), newPin: str(128), confirmPin: str(128), methodId: str(20) }, [
-          "resetToken",
-          "newPin",
-          "confirmPin",
-        ]),
+        body: body(
+          { resetToken: str(200), newPin: pinText(128), confirmPin: pinText(128), methodId: str(20) },
+          ["resetToken", "newPin", "confirmPin"],
+        ),
       },
     },
     async (request) => {
