@@ -73,6 +73,40 @@ describe.each(dialects)("changes and their audit events, all or none, on %s", (d
     expect(again).toBe("pinChangeTokenInvalid");
   });
 
+  it("an unblock whose audit event fails leaves the lock; one with nothing locked changes nothing", async () => {
+    await addUser("unblock@contoso.com", "482915");
+    for (let i = 0; i < 10; i++)
+      await outcomeOf(t.services.pins.verify(cliContext, "unblock@contoso.com", "999991"));
+    failAuditOf("pin.unblock");
+    await expect(t.services.pins.unblock(cliContext, "unblock@contoso.com")).rejects.toThrow(
+      "audit insert failed",
+    );
+    t.services.audit.record = record;
+    expect((await t.services.pins.status("unblock@contoso.com")).state).toBe("Account Lockout");
+    await t.services.pins.unblock(cliContext, "unblock@contoso.com");
+
+    for (let i = 0; i < 4; i++)
+      await outcomeOf(t.services.pins.verify(cliContext, "unblock@contoso.com", "999991"));
+    expect(await outcomeOf(t.services.pins.unblock(cliContext, "unblock@contoso.com"))).toBe("pinNotLocked");
+    expect((await t.services.pins.status("unblock@contoso.com")).failedAttempts).toBe(4);
+  });
+
+  it("a PIN removal or an application deletion whose audit event fails removes nothing", async () => {
+    await addUser("remove@contoso.com", "482915");
+    failAuditOf("pin.removed");
+    await expect(t.services.pins.remove(cliContext, "remove@contoso.com")).rejects.toThrow(
+      "audit insert failed",
+    );
+    t.services.audit.record = record;
+    expect((await t.services.pins.status("remove@contoso.com")).state).toBe("Steady State");
+
+    const { clientId } = await t.services.apps.create(cliContext, "kept", ["Pin.Verify"]);
+    failAuditOf("app.deleted");
+    await expect(t.services.apps.delete(cliContext, clientId)).rejects.toThrow("audit insert failed");
+    t.services.audit.record = record;
+    expect((await t.services.apps.list()).map((a) => a.clientId)).toContain(clientId);
+  });
+
   it("a policy save whose audit event fails leaves the policy as it was", async () => {
     const before = await t.services.policies.current();
     const minLength = (await t.services.policies.pinPolicy()).minLength;

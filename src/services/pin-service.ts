@@ -731,25 +731,41 @@ export const createPinService = ({
       assertCanManage(ctx.actor, user);
       const now = clock.now();
       const { lockout } = await policies.pinPolicy();
-      // One transaction: what is reported unblocked is what was cleared, with nothing landing in between.
-      const { pinWasLocked, methodsLocked } = await db.transaction(async (trx) => {
-        const tx = createRepos({ ...db, kysely: trx });
-        return {
-          pinWasLocked: await tx.counters.clear(pinSubject(user.id), now, lockout),
-          methodsLocked: await tx.counters.clearMany(
+      // One transaction with its audit event: what is reported unblocked is what was cleared, with
+      // nothing landing in between; when nothing was locked, nothing changes.
+      const nothingLocked = new AppError("pinNotLocked");
+      let unblocked: string[];
+      let pinWasLocked: boolean;
+      try {
+        ({ unblocked, pinWasLocked } = await db.transaction(async (trx) => {
+          const tx = createRepos({ ...db, kysely: trx });
+          const pin = await tx.counters.clear(pinSubject(user.id), now, lockout);
+          const methods = await tx.counters.clearMany(
             METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, user.id)),
             now,
             lockout,
-          ),
-        };
-      });
-      const unblocked = [
-        ...(pinWasLocked ? ["PIN"] : []),
-        ...METHOD_COUNTER_KINDS.filter((kind) =>
-          methodsLocked.includes(methodCounterSubject(kind, user.id)),
-        ).map((kind) => METHOD_COUNTER_LABELS[kind]),
-      ];
-      if (unblocked.length === 0) {
+          );
+          const cleared = [
+            ...(pin ? ["PIN"] : []),
+            ...METHOD_COUNTER_KINDS.filter((kind) =>
+              methods.includes(methodCounterSubject(kind, user.id)),
+            ).map((kind) => METHOD_COUNTER_LABELS[kind]),
+          ];
+          if (cleared.length === 0) throw nothingLocked;
+          await audit.record(
+            ctx,
+            {
+              action: "pin.unblock",
+              outcome: "success",
+              target: target(user),
+              details: { unblocked: cleared.join(", ") },
+            },
+            tx.audit,
+          );
+          return { unblocked: cleared, pinWasLocked: pin };
+        }));
+      } catch (error) {
+        if (error !== nothingLocked) throw error;
         await audit.record(ctx, {
           action: "pin.unblock",
           outcome: "failure",
@@ -758,12 +774,6 @@ export const createPinService = ({
         });
         throw new AppError("pinNotLocked", { state: (await status(user)).state });
       }
-      await audit.record(ctx, {
-        action: "pin.unblock",
-        outcome: "success",
-        target: target(user),
-        details: { unblocked: unblocked.join(", ") },
-      });
       return {
         ...(await status(user)),
         unblocked,
