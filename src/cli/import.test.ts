@@ -80,6 +80,21 @@ describe.each(dialects)("pindesk user import on %s", (dialect) => {
     expect(zed.stdout).toContain('"Helpdesk Administrator"');
   });
 
+  it("a NUL in a value rejects that row only, on either database", async () => {
+    box = await createCliSandbox(await freshDatabase(dialect));
+    const file = path.join(box.dataDir, "nul.csv");
+    await writeFile(
+      file,
+      "userPrincipalName,displayName,mail,mobilePhone,roles\nnul@contoso.com,N\u0000L,,,\nok@contoso.com,Ok,,,\n",
+    );
+    expect((await box.cli(["migrate"])).code).toBe(0);
+    const res = await box.cli(["user", "import", file]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe("Imported 1 user; 1 row rejected.\n");
+    expect(res.stderr).toContain("line 2: displayName must not contain a NUL character");
+    expect(await listUpns()).toEqual(["ok@contoso.com"]);
+  });
+
   it("an unclosed quote is reported on the line it opens; rows before it are kept", async () => {
     box = await createCliSandbox(await freshDatabase(dialect));
     const file = path.join(box.dataDir, "broken.csv");

@@ -48,6 +48,12 @@ export const validateUserFields = (input: Partial<NewUserInput>): Problem[] => {
     if (!isDirectoryRole(role))
       problems.push({ field: "roles", message: `"${role}" is not a known directory role` });
   }
+  // PostgreSQL cannot store a NUL in text: refused here, for every way in (API, Graph, CLI, import).
+  for (const field of ["userPrincipalName", "displayName", "mail", "mobilePhone"] as const) {
+    const value = input[field];
+    if (typeof value === "string" && value.includes("\u0000") && !problems.some((p) => p.field === field))
+      problems.push({ field, message: "must not contain a NUL character" });
+  }
   return problems;
 };
 
