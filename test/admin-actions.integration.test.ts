@@ -101,10 +101,28 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
 
     const temporary = await admin.post(`/portal/api/admin/users/${user.id}/qr/temporary`);
     expect(temporary.body.result).toBe("temporaryQrCreated");
+    expect(temporary.body.message).toMatch(
+      /^Temporary QR code created, valid until .+ UTC\. Show or print it now/,
+    );
     expect((await detail(user.id)).qr.codes.map((c: { kind: string }) => c.kind).sort()).toEqual([
       "standard",
       "temporary",
     ]);
+    // The worker lost it: the help desk issues another at once, and the first stops working.
+    const again = await admin.post(`/portal/api/admin/users/${user.id}/qr/temporary`);
+    expect(again.statusCode, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.result).toBe("temporaryQrReplaced");
+    expect(again.body.message).toContain("the previous temporary code no longer works");
+    await expect(
+      t.services.qr.signIn(cliContext, rawOf(temporary.body.code), "73016482"),
+    ).rejects.toMatchObject({
+      code: "qrCodeInvalid",
+    });
+    expect((await t.services.qr.signIn(cliContext, rawOf(again.body.code), "73016482")).result).toBe(
+      "pinChangeRequired",
+    );
+    const replacedEvents = await t.services.audit.query({ action: "qr.temporaryCode.replaced", limit: 5 });
+    expect(replacedEvents).toHaveLength(1);
 
     const removed = await admin.delete(`/portal/api/admin/users/${user.id}/methods/qr`);
     expect(removed.body).toEqual({ result: "removed", message: "Method removed." });

@@ -277,6 +277,27 @@ export const createQrService = ({
     return { row, image };
   };
 
+  /** Issues a new code of `kind` in place of any before it (which stops working), audited as `verb`. */
+  const issueCode = async (
+    ctx: RequestContext,
+    user: User,
+    kind: QrCodeKind,
+    dates: CodeDates,
+    verb: "created" | "replaced",
+  ): Promise<QrCodeView> => {
+    await assertEnabledFor(user);
+    const window = await codeWindow(kind, dates);
+    const { row, image } = await newCode(user, kind, window);
+    await qr.replaceCode(row);
+    await audit.record(ctx, {
+      action: `qr.${kind}Code.${verb}`,
+      outcome: "success",
+      target: target(user),
+      details: { codeId: row.id, expireDateTime: iso(row.expire_at) },
+    });
+    return view(row, image);
+  };
+
   /** A PIN of the QR profile (digits only, the policy's length), from the CSPRNG. */
   const generatedPin = async (): Promise<string> => {
     const profile = qrProfilePolicy(await policies.pinPolicy());
@@ -471,19 +492,7 @@ export const createQrService = ({
       // An expired code is as good as none: the help desk can issue the next one (Graph creates a code
       // when there is no active one).
       const existing = current && current.expire_at <= clock.now() ? undefined : current;
-      if (!existing) {
-        await assertEnabledFor(user);
-        const window = await codeWindow(kind, dates);
-        const { row, image } = await newCode(user, kind, window);
-        await qr.replaceCode(row);
-        await audit.record(ctx, {
-          action: `qr.${kind}Code.created`,
-          outcome: "success",
-          target: target(user),
-          details: { codeId: row.id, expireDateTime: iso(row.expire_at) },
-        });
-        return { created: true, code: view(row, image) };
-      }
+      if (!existing) return { created: true, code: await issueCode(ctx, user, kind, dates, "created") };
       if (kind === "temporary" || dates.startDateTime !== undefined)
         throw new AppError("qrCodeNotEditable", { kind });
       if (dates.expireDateTime === undefined) return { created: false, code: view(existing) };
@@ -499,6 +508,23 @@ export const createQrService = ({
         details: { codeId: existing.id, expireDateTime: iso(window.expire) },
       });
       return { created: false, code: view((await qr.code(user.id, kind)) as QrCodeRow) };
+    },
+
+    /**
+     * The help desk's temporary code: a new one every time it is asked for, so a worker who lost the
+     * last one (the image is shown once) gets another at once; the one before stops working.
+     */
+    async issueTemporaryCode(
+      ctx: RequestContext,
+      ref: string,
+    ): Promise<{ replaced: boolean; code: QrCodeView }> {
+      const user = await requireUser(ref);
+      assertCanManage(ctx.actor, user);
+      await requireMethod(user);
+      const current = await qr.code(user.id, "temporary");
+      const replaced = current !== undefined && current.expire_at > clock.now();
+      const code = await issueCode(ctx, user, "temporary", {}, replaced ? "replaced" : "created");
+      return { replaced, code };
     },
 
     /**

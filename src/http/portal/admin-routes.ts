@@ -3,6 +3,7 @@ import cookie from "@fastify/cookie";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { describePinPolicy } from "../../domain/pin-policy.ts";
 import { canManagePolicies } from "../../domain/roles.ts";
+import { humanTime } from "../../domain/time-words.ts";
 import { AppError } from "../../errors/app-error.ts";
 import { explainCode } from "../../errors/explain.ts";
 import type { RequestContext } from "../../services/context.ts";
@@ -272,17 +273,22 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
     );
 
     scope.post(`${API}/users/:id/qr/temporary`, async (request) => {
-      const created = await qr.patchCode(
+      const { replaced, code } = await qr.issueTemporaryCode(
         ctxOf(request),
         (request.params as { id: string }).id,
-        "temporary",
-        {},
       );
-      return {
-        result: "temporaryQrCreated",
-        message: "Temporary QR code created (valid up to 12 hours).",
-        code: created.code,
-      };
+      const valid = `valid until ${humanTime(Date.parse(code.expireDateTime))}`;
+      return replaced
+        ? {
+            result: "temporaryQrReplaced",
+            message: `New temporary QR code created, ${valid}; the previous temporary code no longer works. Show or print it now: the image is shown only once.`,
+            code,
+          }
+        : {
+            result: "temporaryQrCreated",
+            message: `Temporary QR code created, ${valid}. Show or print it now: the image is shown only once.`,
+            code,
+          };
     });
 
     scope.delete(`${API}/users/:id/methods/:methodId`, async (request) => {

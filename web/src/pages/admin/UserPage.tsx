@@ -164,6 +164,7 @@ export const UserPage = ({ id }: { id: string }) => {
   // Unblock PIN clears the PIN's lock and every method's (Emergency Access, authenticator app, …).
   const lockedMethods = data.methodLockouts.map((m) => m.label);
   const locked = status.state === "Account Lockout" || lockedMethods.length > 0;
+  const activeTemporary = data.qr?.codes.find((c) => c.kind === "temporary" && !c.expired);
   const can = data.canManage;
   const title = typeof action === "object" ? `Remove ${action.label}` : action ? TITLES[action] : "";
 
@@ -502,6 +503,12 @@ export const UserPage = ({ id }: { id: string }) => {
               A temporary QR code valid for up to 12 hours, for a forgotten or lost badge. The PIN stays the
               same.
             </p>
+            {activeTemporary && (
+              <p>
+                The temporary code issued earlier (valid until {when(activeTemporary.expireDateTime)}) stops
+                working.
+              </p>
+            )}
             <AdminError error={failure} />
             {confirm(TITLES.qrTemporary)}
           </>
