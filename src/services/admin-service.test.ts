@@ -90,11 +90,25 @@ describe("Why is this user stuck?", () => {
           label: "Authenticator app",
           failedAttempts: 10,
           lockedUntil: "2026-05-25T14:32:00.000Z",
+          atThreshold: false,
         },
       ],
     );
     const line = summary.find((l) => l.startsWith("Authenticator app")) ?? "";
     expect(line).not.toContain("2026-05-25T");
     expect(line).toContain("14:32");
+  });
+
+  it("says a method past the threshold with no lock set yet is not locked for good", () => {
+    const { summary } = whyStuck(
+      user,
+      steady,
+      [],
+      [{ kind: "totp", label: "Authenticator app", failedAttempts: 5, lockedUntil: null, atThreshold: true }],
+    );
+    const line = summary.find((l) => l.startsWith("Authenticator app")) ?? "";
+    expect(line).toBe(
+      "Authenticator app has had too many wrong attempts: the next attempt is refused and locks it.",
+    );
   });
 });

@@ -819,8 +819,10 @@ export interface MethodLockout {
   kind: MethodCounterKind;
   label: string;
   failedAttempts: number;
-  /** null: until an administrator unblocks. */
+  /** null: until an administrator unblocks (or, with `atThreshold`, no lock set yet). */
   lockedUntil: string | null;
+  /** The failures reached the threshold but no lock is set yet: the next attempt sets it. */
+  atThreshold: boolean;
 }
 
 /** Sign-in methods and Emergency Access locked by wrong attempts (each has its own counter). */
@@ -840,6 +842,7 @@ export const methodLockoutsOf = async (
       label: METHOD_COUNTER_LABELS[kind],
       failedAttempts: state.failedCount,
       lockedUntil: state.lockedUntil === null ? null : new Date(state.lockedUntil).toISOString(),
+      atThreshold: state.atThreshold,
     });
   }
   return out;
@@ -935,7 +938,9 @@ export const whyStuck = (
     const names = methodLockouts.map((m) => m.label).join(", ");
     for (const m of methodLockouts) {
       lines.push(
-        `${m.label} is locked after too many wrong attempts ${m.lockedUntil === null ? "until an administrator unblocks it" : `until ${humanTime(m.lockedUntil)}`}.`,
+        m.atThreshold
+          ? `${m.label} has had too many wrong attempts: the next attempt is refused and locks it.`
+          : `${m.label} is locked after too many wrong attempts ${m.lockedUntil === null ? "until an administrator unblocks it" : `until ${humanTime(m.lockedUntil)}`}.`,
       );
     }
     nextStep = `${nextStep} Unblock PIN also unblocks ${names}.`;
