@@ -100,6 +100,7 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
         label: "Emergency Access (security questions)",
         failedAttempts: 10,
         lockedUntil: null,
+        atThreshold: false,
       },
     ]);
     expect(stuck.whyStuck.summary).toContain(

@@ -59,6 +59,11 @@ export const createAttemptGuard = ({
       recordSuccess?: (failedAtReservation: number) => Promise<void>;
       /** The first reservation, already made by the caller in the statement that found the user. */
       reserved?: Reservation;
+      /**
+       * Runs before the guess is refused with attemptsInProgress: not counted, but the help desk is told
+       * to look in the audit log for someone guessing, so the caller records it there.
+       */
+      onInProgress?: () => Promise<void>;
     } = {},
   ): Promise<AttemptResult> {
     const rules = counterRules(lockout);
@@ -74,7 +79,10 @@ export const createAttemptGuard = ({
     }
     if (!reservation.reserved) {
       if (reservation.missing) return { outcome: "locked", lockedUntil: null };
-      if (!reservation.locked) throw new AppError("attemptsInProgress");
+      if (!reservation.locked) {
+        await options.onInProgress?.();
+        throw new AppError("attemptsInProgress");
+      }
       return {
         outcome: "locked",
         lockedUntil: reservation.lockedUntil,

@@ -353,44 +353,37 @@ export const createPinService = ({
         details: { threshold: policy.lockout.threshold, lockedUntil: iso(lockedUntil) },
       });
     };
-    const result = await attempts
-      .attempt(
-        subject,
-        policy.lockout,
-        async () => {
-          if (!cred) {
-            // The same work as a real verify, timed like one: neither the clock nor the metrics can tell.
-            const end = metrics.hashDuration.startTimer({ operation: "verify" });
-            await hasher.verifyDummy(pin).finally(end);
-            return false;
-          }
-          const { ok, needsRehash } = await timedVerify(cred.hash, pin);
-          if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
-          return ok;
-        },
-        {
-          ...(reserved && { reserved }),
-          ...(settle &&
-            user &&
-            cred && {
-              recordSuccess: (failedAtReservation: number) =>
-                settle({ user, cred, policy, subject, failedAtReservation }),
-            }),
-        },
-      )
-      .catch(async (error: unknown) => {
-        // Guesses in flight fill the threshold: refused without counting, but on the record, since the
-        // help desk is told to look there for someone guessing.
-        if (error instanceof AppError && error.code === "attemptsInProgress") {
-          await audit.record(ctx, {
+    const result = await attempts.attempt(
+      subject,
+      policy.lockout,
+      async () => {
+        if (!cred) {
+          // The same work as a real verify, timed like one: neither the clock nor the metrics can tell.
+          const end = metrics.hashDuration.startTimer({ operation: "verify" });
+          await hasher.verifyDummy(pin).finally(end);
+          return false;
+        }
+        const { ok, needsRehash } = await timedVerify(cred.hash, pin);
+        if (ok && needsRehash) await pins.replaceHash(cred.user_id, cred.hash, await timedHash(pin));
+        return ok;
+      },
+      {
+        ...(reserved && { reserved }),
+        ...(settle &&
+          user &&
+          cred && {
+            recordSuccess: (failedAtReservation: number) =>
+              settle({ user, cred, policy, subject, failedAtReservation }),
+          }),
+        onInProgress: () =>
+          audit.record(ctx, {
             action,
             outcome: "denied",
             target: auditTarget,
             reason: hiddenReason ?? "attemptsInProgress",
-          });
-        }
-        throw error;
-      });
+          }),
+      },
+    );
 
     if (result.outcome === "locked") {
       metrics.verifications.inc({ outcome: "locked", channel });

@@ -98,7 +98,15 @@ export const createMethodsService = ({
     evaluate: () => Promise<boolean>,
   ) => {
     const lockout = (await policies.pinPolicy()).lockout;
-    const result = await attempts.attempt(methodCounterSubject(type, user.id), lockout, evaluate);
+    const result = await attempts.attempt(methodCounterSubject(type, user.id), lockout, evaluate, {
+      onInProgress: () =>
+        audit.record(ctx, {
+          action: `signin.${type}`,
+          outcome: "denied",
+          target: target(user),
+          reason: "attemptsInProgress",
+        }),
+    });
     if (result.outcome === "ok") return;
     await audit.record(ctx, {
       action: `signin.${type}`,

@@ -1092,18 +1092,31 @@ export const createRecoveryService = ({
             .where("user_id", "=", link.user_id)
             .execute()
         : [];
-      const result = await attempts.attempt(subject, lockout, async () => {
-        let all = link.user_id !== null;
-        for (const id of chosen) {
-          const row = stored.find((s) => s.question_id === id);
-          const given = normaliseAnswer(String(answers[id] ?? ""));
-          if (!row) {
-            await hasher.verifyDummy(given);
-            all = false;
-          } else if (!(await hasher.verify(row.answer_hash, given)).ok) all = false;
-        }
-        return all;
-      });
+      const result = await attempts.attempt(
+        subject,
+        lockout,
+        async () => {
+          let all = link.user_id !== null;
+          for (const id of chosen) {
+            const row = stored.find((s) => s.question_id === id);
+            const given = normaliseAnswer(String(answers[id] ?? ""));
+            if (!row) {
+              await hasher.verifyDummy(given);
+              all = false;
+            } else if (!(await hasher.verify(row.answer_hash, given)).ok) all = false;
+          }
+          return all;
+        },
+        {
+          onInProgress: () =>
+            audit.record(ctx, {
+              action: "emergency.answered",
+              outcome: "denied",
+              target: { id: link.user_id, upn: null },
+              reason: "attemptsInProgress",
+            }),
+        },
+      );
       if (result.outcome !== "ok") {
         await audit.record(ctx, {
           action: "emergency.answered",
