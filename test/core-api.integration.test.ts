@@ -376,6 +376,11 @@ describe.each(dialects)("core API on %s", (dialect) => {
     expect(ours.json()).toMatchObject({ kind: "pindesk" });
     const unknown = await t.app.inject({ method: "GET", url: "/api/v1/errors/zzz" });
     expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().pointer).toContain("GET /api/v1/errors");
+    const list = await t.app.inject({ method: "GET", url: "/api/v1/errors" });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().windowsHello).toHaveLength(52);
+    expect(list.json().pindesk).toContainEqual(expect.objectContaining({ code: "pinTooShort", status: 400 }));
   });
 
   it("serves health, readiness, metrics and docs", async () => {

@@ -70,14 +70,14 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
   });
 
   /** A worker with a badge; returns its content (what the QR code says) and the starting PIN. */
-  const worker = async (displayName: string) => {
+  const worker = async (displayName: string, { startsInMs = 0 }: { startsInMs?: number } = {}) => {
     const { t } = portal;
     const upn = `worker.${++n}@contoso.com`;
     await t.services.users.create(cliContext, { userPrincipalName: upn, displayName });
     const now = t.clock.now();
     const method = await t.services.qr.createMethod(cliContext, upn, {
       standardQRCode: {
-        startDateTime: new Date(now).toISOString(),
+        startDateTime: new Date(now + startsInMs).toISOString(),
         expireDateTime: new Date(now + 90 * DAY).toISOString(),
       },
       pin: { code: "48291573" },
@@ -167,6 +167,19 @@ describe("QR sign-in page: idle reset, pasted codes, camera", () => {
     await expect
       .poll(() => page.getByRole("heading", { name: "Enter your PIN" }).isVisible(), WAIT)
       .toBe(true);
+  });
+
+  it("a badge that is not valid yet says from when, and what to do until then", async () => {
+    const { badge, pin } = await worker("Early Badge", { startsInMs: DAY });
+    const { page } = await newPage(browser, { width: 390, height: 844 });
+    await page.goto(`${portal.baseUrl}/signin/qr`);
+    await page.getByLabel("Badge code").fill(badge);
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.getByLabel("PIN", { exact: true }).fill(pin);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect
+      .poll(() => page.locator("#live").textContent(), WAIT)
+      .toMatch(/^This badge works from .+\. Until then, ask your help desk for a temporary QR code\.$/);
   });
 
   it("reads the badge through the camera with the bundled decoder, then signs in", async () => {

@@ -26,7 +26,7 @@ export const WINDOWS_HELLO_SOURCE = "Windows Hello errors during PIN creation (M
 const SUPPORT_AFTER_STEPS = "If the error occurs again after the generic steps, contact Microsoft Support.";
 const SUPPORT_NO_MITIGATION = "No mitigation is known: contact Microsoft Support.";
 const UNKNOWN_POINTER =
-  "`pindesk explain --list` lists every code PinDesk knows. For any other Windows code, contact Microsoft Support.";
+  "`pindesk explain --list` (or GET /api/v1/errors) lists every code PinDesk knows. For any other Windows code, contact Microsoft Support.";
 const MAX_ECHO_CHARS = 100;
 
 const pindeskByLowerName: ReadonlyMap<string, ErrorCode> = new Map(
@@ -124,8 +124,10 @@ export const explainCode = (input: string): Explanation => {
   }
 };
 
-/** Every code `explainCode` knows: PinDesk's names in catalogue order, Windows Hello codes in article order. */
-/** Every code `explain` knows, with its one-line meaning: what `pindesk explain --list` prints. */
+/**
+ * Every code `explainCode` knows, with its one-line meaning (PinDesk's names in catalogue order, Windows
+ * Hello codes in article order): what `pindesk explain --list` and `GET /api/v1/errors` answer.
+ */
 export const knownCodeList = () => ({
   pindesk: (Object.keys(errorCatalogue) as ErrorCode[]).map((code) => ({
     code,

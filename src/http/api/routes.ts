@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { explainCode } from "../../errors/explain.ts";
+import { explainCode, knownCodeList } from "../../errors/explain.ts";
 import type { Services } from "../../services/index.ts";
 import type { PinStatus } from "../../services/pin-service.ts";
 import { userView } from "../../services/user-service.ts";
@@ -112,6 +112,17 @@ export const apiRoutes = async (app: FastifyInstance, { services }: { services: 
       const explanation = explainCode(code);
       return reply.status(explanation.kind === "unknown" ? 404 : 200).send(explanation);
     },
+  );
+
+  app.get(
+    "/api/v1/errors",
+    {
+      schema: {
+        tags: ["troubleshooting"],
+        summary: "Every error code PinDesk explains, with its one-line meaning (as pindesk explain --list).",
+      },
+    },
+    async () => knownCodeList(),
   );
 
   // --- Administration (application permissions) ---

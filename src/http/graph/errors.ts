@@ -177,7 +177,9 @@ export const sendGraphError = (
 ) => {
   const { status, body } = graphErrorBody(error, request, now, options);
   if (status === 401) reply.header("www-authenticate", 'Bearer realm="", error="invalid_token"');
-  if (status === 429 && !reply.hasHeader("retry-after")) reply.header("retry-after", "60");
+  // Guesses in flight settle within a second; a rate limit lasts longer.
+  if (status === 429 && !reply.hasHeader("retry-after"))
+    reply.header("retry-after", error.code === "attemptsInProgress" ? "1" : "60");
   const clientRequestId = clientRequestIdOf(request);
   if (clientRequestId) reply.header("client-request-id", clientRequestId);
   return reply.status(status).header("content-type", "application/json; charset=utf-8").send(body);

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { qrPinMinLength as badgePinMinLength } from "../../domain/pin-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
 import type { Services } from "../../services/index.ts";
 import { logIfUnexpected, toAppError } from "../errors.ts";
@@ -62,8 +63,7 @@ export const sendGraphFrameworkError = (
 
 /** The QR profile's PIN length (the QR policy's pinLength, or the PIN policy's minimum if longer). */
 const qrPinMinLength = async (services: Services): Promise<number> => {
-  const policy = await services.policies.pinPolicy();
-  return Math.min(Math.max(policy.qr.pinLength, policy.minLength), 20);
+  return badgePinMinLength(await services.policies.pinPolicy());
 };
 
 const graphApi = async (

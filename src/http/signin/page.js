@@ -101,7 +101,9 @@ const explain = (error) => {
     case "qrCodeExpired":
       return "This badge's code has expired. Ask your help desk for a temporary QR code to sign in today, and for a new badge.";
     case "qrCodeInvalid":
-      return "This badge code is not valid. Scan it again; if it still fails, the badge was replaced — ask your help desk.";
+      return error.validFrom
+        ? `This badge works from ${new Date(error.validFrom).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}. Until then, ask your help desk for a temporary QR code.`
+        : "This badge code is not valid. Scan it again; if it still fails, the badge was replaced — ask your help desk.";
     case "temporaryPinExpired":
       return "Your temporary PIN has expired. Ask your help desk for a new one.";
     case "pinChangeTokenInvalid":

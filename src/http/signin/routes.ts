@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { FastifyInstance } from "fastify";
+import { qrPinMinLength } from "../../domain/pin-policy.ts";
 import { AppError } from "../../errors/app-error.ts";
 import type { Services } from "../../services/index.ts";
 import { contextOf } from "../auth.ts";
@@ -103,7 +104,7 @@ export const signinRoutes = async (app: FastifyInstance, { services }: { service
 
   app.get("/api/v1/signin/qr/policy", async () => {
     const policy = await services.policies.pinPolicy();
-    const minLength = Math.max(policy.qr.pinLength, policy.minLength);
+    const minLength = qrPinMinLength(policy);
     return {
       minLength,
       maxLength: 20,
