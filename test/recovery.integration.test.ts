@@ -621,6 +621,18 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
       await t.services.users.update(cliContext, lee.id, { accountEnabled: false });
       const disabled = await t.services.admin.userDetail(cliContext, lee.id);
       expect(disabled.whyStuck.summary).not.toContainEqual(expect.stringMatching(limitLine));
+      expect(disabled.whyStuck.summary[0]).toContain("Forgot PIN sends it no code");
+      expect(disabled.whyStuck.nextStep).toContain("`pindesk user enable`");
+      // Its Forgot PIN is answered like an unknown name's, but the help desk sees whose name it was.
+      await portalClient(t, { ip: "10.9.0.9" }).post("/portal/api/recovery/start", {
+        userPrincipalName: lee.userPrincipalName,
+      });
+      const [started] = await t.services.audit.query({
+        action: "recovery.started",
+        targetUserId: lee.id,
+        limit: 1,
+      });
+      expect(started).toMatchObject({ outcome: "denied", reason: "accountDisabled" });
       await t.services.users.update(cliContext, lee.id, { accountEnabled: true });
       // Once the hour has passed, the limit no longer stands in the way and is not mentioned.
       t.clock.advance(60 * MIN);

@@ -102,6 +102,23 @@ describe.each(dialects)("pindesk commands on %s", (dialect) => {
     ).toEqual([expect.stringMatching(ISO), expect.stringMatching(ISO)]);
   });
 
+  it("user disable and enable switch the account, say what it means, and leave a second call alone", async () => {
+    await sandbox();
+    await addAna();
+    const disabled = await box.cli(["user", "disable", "ana@contoso.com"]);
+    expect(disabled).toMatchObject({ code: 0 });
+    expect(disabled.stdout).toBe("ana@contoso.com disabled: nothing signs them in until it is enabled.\n");
+    const again = await box.cli(["user", "disable", "ana@contoso.com"]);
+    expect(again.stdout).toBe("ana@contoso.com is already disabled; nothing changed.\n");
+    const shown = await box.cli(["user", "show", "ana@contoso.com"]);
+    expect(shown.stdout).toContain('"accountEnabled": false');
+    const enabled = await box.cli(["user", "enable", "ana@contoso.com"]);
+    expect(enabled.stdout).toBe("ana@contoso.com enabled: they can sign in again.\n");
+    const unknown = await box.cli(["user", "enable", "nobody@contoso.com"]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("No user has that id or user principal name.");
+  });
+
   it("pin set keeps the spaces of a piped PIN, so the policy rejects them; status --json", async () => {
     await sandbox();
     await addAna();

@@ -475,6 +475,33 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
           );
       }),
     );
+  for (const [name, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const)
+    user
+      .command(`${name} <upn>`)
+      .description(
+        enabled
+          ? "Enable a user's account: their PIN, badge and sign-in methods work again."
+          : "Disable a user's account: nothing signs them in, and Forgot PIN sends them no code.",
+      )
+      .action((upn: string) =>
+        withRuntime(async ({ services }) => {
+          const before = await services.users.get(upn);
+          if (before.accountEnabled === enabled) {
+            say(
+              `${before.userPrincipalName} is already ${enabled ? "enabled" : "disabled"}; nothing changed.`,
+            );
+            return;
+          }
+          const updated = await services.users.update(cliContext, before.id, { accountEnabled: enabled });
+          say(
+            `${updated.userPrincipalName} ${enabled ? "enabled: they can sign in again" : "disabled: nothing signs them in until it is enabled"}.`,
+          );
+        }),
+      );
+
   user
     .command("show <upn>")
     .description("Show a user and their PIN state.")

@@ -873,8 +873,11 @@ export const whyStuck = (
   const lines: string[] = [];
   let nextStep: string;
   if (!user.accountEnabled) {
-    lines.push("The account is disabled.");
-    nextStep = "Enable the account if the person should have access.";
+    lines.push(
+      "The account is disabled: no PIN, badge or sign-in method works for it, and Forgot PIN sends it no code (the person is told only that a code was sent, as for a name that does not exist).",
+    );
+    nextStep =
+      "If the person should have access, enable the account: `pindesk user enable` with their user name, or accountEnabled through the Graph API (User.ReadWrite.All).";
   } else if (pin.state === "Account Lockout") {
     lines.push(pin.description);
     nextStep =

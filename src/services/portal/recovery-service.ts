@@ -689,7 +689,9 @@ export const createRecoveryService = ({
     // ------------------------------------------------------------------ Forgot PIN
     async start(ctx: RequestContext, upn: string) {
       await assertAddressAllowed(ctx);
-      const user = await realUser(upn);
+      // A disabled account is answered like an unknown name, but the help desk sees whose it was.
+      const named = await repos.users.findByUpn(upn);
+      const user = named?.accountEnabled ? named : undefined;
       const policy = await portalPolicy.current();
       const key = nameKey(upn);
       const secret = await newLink(
@@ -701,8 +703,8 @@ export const createRecoveryService = ({
       await audit.record(ctx, {
         action: "recovery.started",
         outcome: user ? "success" : "denied",
-        target: { id: user?.id ?? null, upn: upn.slice(0, 256) },
-        ...(user ? {} : { reason: "unknownUser" }),
+        target: { id: named?.id ?? null, upn: upn.slice(0, 256) },
+        ...(user ? {} : { reason: named ? "accountDisabled" : "unknownUser" }),
       });
       return {
         recoveryToken: `${key}.${secret}`,
