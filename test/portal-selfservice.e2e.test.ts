@@ -337,6 +337,40 @@ describe("self-service portal in Chromium", () => {
     }
   });
 
+  it("a badge holder's new PIN is checked live against the badge's rules, not the PIN policy's", async () => {
+    await setAuthSet(["pin"]);
+    const upn = "badge.e2e@contoso.com";
+    await portal.t.services.users.create(cliContext, { userPrincipalName: upn, displayName: "Badge E2E" });
+    const now = portal.t.clock.now();
+    await portal.t.services.qr.createMethod(cliContext, upn, {
+      standardQRCode: {
+        startDateTime: new Date(now).toISOString(),
+        expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
+      },
+      pin: { code: "48291573" },
+    });
+    const badge = await newPage(browser);
+    try {
+      await badge.page.goto(portal.url("/"));
+      await badge.page.getByLabel("User name").fill(upn);
+      await badge.page.getByRole("button", { name: "Next" }).click();
+      await badge.page.getByLabel("PIN", { exact: true }).fill("48291573");
+      await badge.page.getByRole("button", { name: "Continue" }).click();
+      // Six digits suit the PIN policy, but a badge PIN needs at least 8.
+      await badge.page.getByLabel("New PIN", { exact: true }).fill("730518");
+      const checks = badge.page.getByTestId("pin-checks");
+      await expect.poll(() => checks.textContent(), WAIT).toContain("8 to 20 characters — not met");
+      await expect.poll(() => checks.textContent(), WAIT).toContain("Digits only (0-9)");
+      await badge.page.getByLabel("New PIN", { exact: true }).fill("7305a821");
+      await expect.poll(() => checks.locator('[data-state="bad"]').count(), WAIT).toBeGreaterThan(0);
+      await badge.page.getByLabel("New PIN", { exact: true }).fill("73051842");
+      await expect.poll(() => checks.locator('[data-state="bad"]').count(), WAIT).toBe(0);
+      await screenshot(badge.page, "change-pin-badge-rules");
+    } finally {
+      await badge.context.close();
+    }
+  });
+
   it("fits a 360 px wide phone screen", async () => {
     const phone = await newPage(browser, { width: 360, height: 740 });
     try {

@@ -67,6 +67,46 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     expect((await c.get("/portal/api/session")).statusCode).toBe(401);
   });
 
+  it("a badge holder's PIN is checked against the badge rules at every step, and told which one it breaks", async () => {
+    const upn = "badge.holder@contoso.com";
+    await t.services.users.create(cliContext, { userPrincipalName: upn, displayName: "Badge Holder" });
+    const now = t.clock.now();
+    await t.services.qr.createMethod(cliContext, upn, {
+      standardQRCode: {
+        startDateTime: new Date(now).toISOString(),
+        expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
+      },
+      pin: { code: "48291573" },
+    });
+    const c = portalClient(t);
+    // The help desk's starting PIN must be changed: the step says to use the badge's rules.
+    const first = await c.signInWithPin(upn, "48291573");
+    expect(first.body).toMatchObject({ next: "changePin", pinProfile: "qr" });
+    const done = await c.post("/portal/api/signin/change-pin", {
+      newPin: "73016482",
+      confirmPin: "73016482",
+    });
+    expect(done.body).toMatchObject({ signedIn: true });
+    expect((await c.get("/portal/api/session")).body.user.pinProfile).toBe("qr");
+    await c.post("/portal/api/signout");
+    // A plain PIN user's steps use the PIN policy's.
+    await addUser("plain.pin@contoso.com", "482915");
+    const plain = portalClient(t);
+    await plain.signInWithPin("plain.pin@contoso.com", "482915");
+    expect((await plain.get("/portal/api/session")).body.user.pinProfile).toBe("standard");
+
+    // The badge PIN length goes up: the reason names the badge rule the PIN now breaks.
+    await t.services.policies.update(cliContext, { qr: { pinLength: 10 } });
+    try {
+      const again = await portalClient(t).signInWithPin(upn, "73016482");
+      expect(again.body).toMatchObject({ next: "changePin", reason: "policyChange", pinProfile: "qr" });
+      expect(again.body.message).not.toContain("no longer fits them.");
+      expect(again.body.message).toMatch(/10/);
+    } finally {
+      await t.services.policies.reset(cliContext);
+    }
+  });
+
   it("shows every user name the same first step, and the rest of the set only after the PIN", async () => {
     const { user } = await totpUser("zed@contoso.com", "582014");
     await t.services.portal.methods.enrolRfid(cliContext, user, "0A0B0C0D");

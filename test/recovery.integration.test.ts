@@ -164,7 +164,8 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body.error).toMatchObject({ code: "recoveryCodeInvalid", attemptsRemaining: 4 });
     const ok = await c.post("/portal/api/recovery/verify", { recoveryToken: token, code: smsCode });
-    expect(ok.body).toEqual({ resetToken: expect.any(String) });
+    // No badge: the page checks the new PIN against the PIN policy's rules.
+    expect(ok.body).toEqual({ resetToken: expect.any(String), pinProfile: "standard" });
     // The flow is spent: the same code cannot be checked again.
     const again = await c.post("/portal/api/recovery/verify", { recoveryToken: token, code: smsCode });
     expect(again.body.error.code).toBe("recoveryLinkInvalid");
@@ -377,6 +378,8 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
         detail: "Your badge uses the same PIN, so changing one changes both.",
       },
     ]);
+    // The page checks the new PIN live against the badge's rules.
+    expect(answered.body.pinProfile).toBe("qr");
     // The badge's PIN is digits only: a PIN with letters is refused, and the token still works after.
     const letters = await c.post("/portal/api/emergency/pin", {
       resetToken: answered.body.resetToken,
@@ -682,7 +685,7 @@ describe.each(dialects)("Forgot PIN and Emergency Access on %s", (dialect) => {
     const crossed = await kit.verify(otherCode);
     expect(crossed.body.error).toMatchObject({ code: "recoveryCodeInvalid", attemptsRemaining: 4 });
     const ok = await kit.verify(kitCode);
-    expect(ok.body).toEqual({ resetToken: expect.any(String) });
+    expect(ok.body).toEqual({ resetToken: expect.any(String), pinProfile: "standard" });
 
     // An unknown name's flows keep to themselves in the same way, or the difference would tell names apart.
     // (Its stand-in channels follow this directory, where some users have none: take a name that has one.)

@@ -655,11 +655,11 @@ export const checkQrProfile = (profile: PinProfile, policy: PinPolicy): PinViola
 export const checkQrPin = (pin: string, policy: PinPolicy): PinViolation[] =>
   checkQrProfile(pinProfile(pin), policy);
 
-/** The QR method's profile as a plain policy (digits only, QR length), for generating its temporary PINs. */
 /** A badge PIN's least length: the QR policy's, or the PIN policy's minimum if longer, at most 20. */
 export const qrPinMinLength = (policy: PinPolicy): number =>
   Math.min(Math.max(policy.qr.pinLength, policy.minLength), 20);
 
+/** The QR method's profile as a plain policy (digits only, QR length), for generating its temporary PINs. */
 export const qrProfilePolicy = (policy: PinPolicy): PinPolicy => {
   const minLength = qrPinMinLength(policy);
   return {

@@ -74,6 +74,9 @@ export interface TemporaryPin {
 const CHANGE_TOKEN_TTL_MS = 10 * 60 * 1000;
 const QR_PIN_HISTORY = 3;
 const PIN_SUBJECT_PREFIX = "pin:";
+
+/** The rules a user's PIN is checked against: the PIN policy's, or the QR code + PIN profile's. */
+export type PinProfileName = "standard" | "qr";
 const pinSubject = (userId: string) => `${PIN_SUBJECT_PREFIX}${userId}`;
 // Unknown user names get counters too, so their answers cannot be told apart from a real user's.
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
@@ -482,6 +485,13 @@ export const createPinService = ({
 
   return {
     status: async (idOrUpn: string) => status(await requireUser(idOrUpn)),
+
+    /**
+     * Which rules the user's next PIN is checked against: "qr" when they have a badge (its PIN is the
+     * same PIN, so it must fit the QR code + PIN profile), otherwise "standard". Pages check with it live.
+     */
+    pinProfileOf: async (userId: string): Promise<PinProfileName> =>
+      (await usesQrProfile(userId)) ? "qr" : "standard",
     statusOf: status,
 
     /** Verification for integrations and sign-in pages. A temporary PIN never completes a sign-in. */

@@ -21,6 +21,8 @@ export interface StepView {
   method?: MethodType;
   message?: string;
   reason?: string;
+  /** For changePin: "qr" when the user has a badge, whose PIN must fit the QR code + PIN rules. */
+  pinProfile?: PinProfile;
   /** Before the PIN is accepted only the PIN step is listed; the rest of the set follows after it. */
   laterStepsHidden?: boolean;
   /**
@@ -33,8 +35,17 @@ export interface StepView {
   csrfToken?: string;
 }
 
+/** The rules a user's new PIN is checked against: the PIN policy's, or (with a badge) the QR code + PIN rules. */
+export type PinProfile = "standard" | "qr";
+
 export interface SessionInfo {
-  user: { id: string; userPrincipalName: string; displayName: string; roles: string[] };
+  user: {
+    id: string;
+    userPrincipalName: string;
+    displayName: string;
+    roles: string[];
+    pinProfile?: PinProfile;
+  };
   csrfToken: string;
   expiresAt: string;
   idleExpiresAt: string;
@@ -158,6 +169,7 @@ export interface EmergencyAnswered {
   resetToken: string;
   /** The PINs the user can change (the portal PIN; a QR badge shares it). */
   methods: { id: string; label: string; detail: string }[];
+  pinProfile?: PinProfile;
 }
 
 export interface Done {
@@ -423,7 +435,7 @@ export const api = {
     },
     status: (recoveryToken: string) => post<DeliveryStatus>("/recovery/status", { recoveryToken }),
     verify: (recoveryToken: string, code: string) =>
-      post<{ resetToken: string }>("/recovery/verify", { recoveryToken, code }),
+      post<{ resetToken: string; pinProfile?: PinProfile }>("/recovery/verify", { recoveryToken, code }),
     setPin: (resetToken: string, newPin: string, confirmPin: string) =>
       post<Done>("/recovery/pin", { resetToken, newPin, confirmPin }),
   },

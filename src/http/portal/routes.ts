@@ -302,6 +302,7 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
         userPrincipalName: user.userPrincipalName,
         displayName: user.displayName,
         roles: user.roles,
+        pinProfile: await services.pins.pinProfileOf(user.id),
       },
       csrfToken: portal.sessions.csrfTokenOf(request.cookies[SESSION_COOKIE] as string),
       expiresAt: new Date(session.expiresAt).toISOString(),

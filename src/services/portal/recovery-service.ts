@@ -827,7 +827,10 @@ export const createRecoveryService = ({
         outcome: "success",
         target: { id: link.user_id, upn: null },
       });
-      return { resetToken: await newLink("recovery-reset", link.user_id, RESET_TTL_MS) };
+      return {
+        resetToken: await newLink("recovery-reset", link.user_id, RESET_TTL_MS),
+        pinProfile: link.user_id ? await pins.pinProfileOf(link.user_id) : "standard",
+      };
     },
 
     setPinAfterCode: (ctx: RequestContext, resetToken: string, newPin: string) =>
@@ -1143,6 +1146,7 @@ export const createRecoveryService = ({
       return {
         resetToken: await newLink("emergency-reset", link.user_id, RESET_TTL_MS),
         methods: await pinBearingMethods(link.user_id),
+        pinProfile: link.user_id ? await pins.pinProfileOf(link.user_id) : "standard",
       };
     },
 

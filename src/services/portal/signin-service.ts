@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { digestToken, randomToken } from "../../crypto/tokens.ts";
-import { checkPin } from "../../domain/pin-policy.ts";
+import { checkPin, checkQrPin } from "../../domain/pin-policy.ts";
 import {
   authSetFor,
   METHOD_LABELS,
@@ -14,7 +14,7 @@ import type { Repos } from "../../store/index.ts";
 import type { User } from "../../store/repos/users.ts";
 import type { AuditService } from "../audit-service.ts";
 import type { Clock, RequestContext } from "../context.ts";
-import type { PinService } from "../pin-service.ts";
+import type { PinProfileName, PinService } from "../pin-service.ts";
 import type { PolicyService } from "../policy-service.ts";
 import type { MethodsService } from "./methods-service.ts";
 import type { PortalPolicyService } from "./portal-policy-service.ts";
@@ -57,6 +57,8 @@ export interface StepView {
   method?: MethodType;
   message?: string;
   reason?: string;
+  /** For changePin: the rules the new PIN is checked against (see the PIN service's pinProfileOf). */
+  pinProfile?: PinProfileName;
 }
 
 const PENDING_TTL_MS = 10 * 60_000;
@@ -196,7 +198,7 @@ export const createSignInService = ({
   });
 
   /** Why the user must choose a new PIN, in their words (the typed PIN is checked, never kept). */
-  const mustChangeMessage = async (reason: string, pin: string): Promise<string> => {
+  const mustChangeMessage = async (reason: string, pin: string, profile: PinProfileName): Promise<string> => {
     const current = await policies.current();
     switch (reason) {
       case "temporaryPin":
@@ -206,7 +208,7 @@ export const createSignInService = ({
       case "pinExpired":
         return `Your PIN has expired: PINs here last ${current.policy.expirationDays} days. Choose a new PIN now.`;
       default: {
-        const rules = checkPin(pin, current.policy).map((v) => v.message);
+        const rules = (profile === "qr" ? checkQrPin : checkPin)(pin, current.policy).map((v) => v.message);
         const when = current.updatedAt
           ? ` on ${new Date(current.updatedAt).toLocaleDateString("en-GB", { day: "numeric", month: "long", timeZone: "UTC" })}`
           : "";
@@ -279,6 +281,7 @@ export const createSignInService = ({
         state.changeToken = outcome.changeToken;
         // The change step belongs to the PIN step; the PIN was right, so the whole set is shown now.
         const view = await advance(state);
+        const pinProfile = await pins.pinProfileOf(outcome.user.id);
         return {
           state,
           view: {
@@ -286,7 +289,8 @@ export const createSignInService = ({
             next: "changePin" as const,
             method: "pin" as const,
             reason: outcome.reason,
-            message: await mustChangeMessage(outcome.reason, pin),
+            message: await mustChangeMessage(outcome.reason, pin, pinProfile),
+            pinProfile,
           },
         };
       }

@@ -78,6 +78,7 @@ export const ChangePinPage = () => {
         busy={busy}
         error={error}
         submitLabel="Change PIN"
+        profile={state.status === "signedIn" ? (state.info.user.pinProfile ?? "standard") : "standard"}
       />
     </div>
   );

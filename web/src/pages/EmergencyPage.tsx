@@ -226,6 +226,7 @@ export const EmergencyPage = () => {
             error={mustRestart ? undefined : error}
             submitLabel="Change PIN"
             showHistoryRule={false}
+            profile={answered.pinProfile ?? "standard"}
           />
         </>
       )}

@@ -8,6 +8,7 @@ import {
   type ApiError,
   api,
   type DeliveryStatus,
+  type PinProfile,
   type RecoveryChannel,
   type RecoverySent,
   type RecoveryStart,
@@ -132,6 +133,7 @@ export const ForgotPinPage = () => {
   const [status, setStatus] = useState<DeliveryStatus>();
   const [code, setCode] = useState("");
   const [resetToken, setResetToken] = useState<string>();
+  const [pinProfile, setPinProfile] = useState<PinProfile>("standard");
   const [done, setDone] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
@@ -259,8 +261,9 @@ export const ForgotPinPage = () => {
     setBusy(true);
     setError(undefined);
     try {
-      const { resetToken: token } = await api.recovery.verify(flow.recoveryToken, code.replace(/\s/g, ""));
-      setResetToken(token);
+      const verified = await api.recovery.verify(flow.recoveryToken, code.replace(/\s/g, ""));
+      setPinProfile(verified.pinProfile ?? "standard");
+      setResetToken(verified.resetToken);
       announce("Code accepted. Choose your new PIN.");
     } catch (err) {
       fail(err);
@@ -517,6 +520,7 @@ export const ForgotPinPage = () => {
             busy={busy}
             error={expired ? undefined : error}
             submitLabel="Set new PIN"
+            profile={pinProfile}
           />
         </>
       )}

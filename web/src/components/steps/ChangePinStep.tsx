@@ -54,6 +54,7 @@ export const ChangePinStep = ({ view, onView }: StepProps) => {
         busy={busy}
         error={error}
         submitLabel="Save new PIN and continue"
+        profile={view.pinProfile ?? "standard"}
       />
     </StepCard>
   );

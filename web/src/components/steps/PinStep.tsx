@@ -1,5 +1,5 @@
 import { type FormEvent, useRef, useState } from "react";
-import { checkPin } from "../../../../src/domain/pin-policy.ts";
+import { checkPin, checkQrPin } from "../../../../src/domain/pin-policy.ts";
 import { type ApiError, api, toApiError } from "../../api.ts";
 import { usePinPolicy } from "../../lib/policy.ts";
 import { Field } from "../Field.tsx";
@@ -26,7 +26,8 @@ export const PinStep = ({ view, onView }: StepProps) => {
     try {
       const next = await api.signIn.pin(pin);
       if (next.next === "changePin" && next.reason === "policyChange" && info) {
-        next.currentPinProblems = checkPin(pin, info.policy).map((v) => v.message);
+        const check = next.pinProfile === "qr" ? checkQrPin : checkPin;
+        next.currentPinProblems = check(pin, info.policy).map((v) => v.message);
       }
       onView(next);
     } catch (err) {

@@ -432,6 +432,7 @@ export const UserPage = ({ id }: { id: string }) => {
             </p>
             <PinFields
               key="reset"
+              profile={data.qr ? "qr" : "standard"}
               onSubmit={(pin, confirmPin) => run(pin, confirmPin)}
               submitLabel="Reset PIN"
               busy={busy}
