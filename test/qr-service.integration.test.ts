@@ -113,7 +113,29 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
 
   it("a disabled policy stops new methods and sign-ins with a clear error", async () => {
     await t.services.users.create(cliContext, { userPrincipalName: "off@contoso.com", displayName: "Off" });
+    const holder = await t.services.users.create(cliContext, {
+      userPrincipalName: "off.badge@contoso.com",
+      displayName: "Off Badge",
+    });
+    const badge = await t.services.qr.createMethod(cliContext, holder.id, {
+      standardQRCode: window(),
+      pin: { code: "48291573" },
+    });
     await t.services.qr.updatePolicy(cliContext, { state: "disabled" });
+    // A badge sign-in refused by the policy is on the record, and the help desk is told why.
+    expect(
+      await outcomeOf(t.services.qr.signIn(cliContext, rawOf(badge.standardQRCode?.image), "48291573")),
+    ).toBe("qrCodePinMethodDisabled");
+    const [refused] = await t.services.audit.query({
+      action: "qr.signIn",
+      targetUserId: holder.id,
+      limit: 1,
+    });
+    expect(refused).toMatchObject({ outcome: "denied", reason: "qrCodePinMethodDisabled" });
+    const { whyStuck } = await t.services.admin.userDetail(cliContext, holder.id);
+    expect(whyStuck.summary).toContain(
+      "Badge sign-in (QR code + PIN) is turned off for this user by the QR code + PIN policy.",
+    );
     expect(
       await outcomeOf(
         t.services.qr.createMethod(cliContext, "off@contoso.com", {

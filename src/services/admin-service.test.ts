@@ -111,4 +111,57 @@ describe("Why is this user stuck?", () => {
       "Authenticator app has had too many wrong attempts: the next attempt is refused and locks it.",
     );
   });
+
+  describe("the QR badge", () => {
+    const DAY = 86_400_000;
+    const now = Date.UTC(2026, 4, 25, 9, 0);
+    const badge = (codes: { kind: string; startAt: number; expireAt: number }[], signInAllowed = true) =>
+      whyStuck(user, steady, [], [], undefined, { signInAllowed, codes, now });
+
+    it("says nothing while a code works", () => {
+      const { summary } = badge([{ kind: "standard", startAt: now - DAY, expireAt: now + DAY }]);
+      expect(summary).toEqual(["The PIN is in Steady State: it works."]);
+    });
+
+    it("an expired badge: when it expired, and a temporary code for today", () => {
+      const { summary, nextStep } = badge([
+        { kind: "standard", startAt: now - 90 * DAY, expireAt: now - DAY },
+      ]);
+      expect(summary).toContain(
+        "Their QR badge expired at 24 May 2026, 09:00 UTC, so badge sign-in does not work.",
+      );
+      expect(nextStep).toBe(
+        "Issue temporary QR code for today, and Replace QR badge to give them a new one.",
+      );
+    });
+
+    it("a temporary code keeps an expired badge usable, so it is not reported", () => {
+      const { summary } = badge([
+        { kind: "standard", startAt: now - 90 * DAY, expireAt: now - DAY },
+        { kind: "temporary", startAt: now - 3_600_000, expireAt: now + 3_600_000 },
+      ]);
+      expect(summary).toHaveLength(1);
+    });
+
+    it("a badge not valid yet: from when", () => {
+      const { summary, nextStep } = badge([
+        { kind: "standard", startAt: now + DAY, expireAt: now + 90 * DAY },
+      ]);
+      expect(summary).toContain(
+        "Their QR badge works from 26 May 2026, 09:00 UTC; until then badge sign-in is refused.",
+      );
+      expect(nextStep).toBe("Issue temporary QR code for the time until their badge starts working.");
+    });
+
+    it("badge sign-in turned off by policy, whatever the codes", () => {
+      const { summary, nextStep } = badge(
+        [{ kind: "standard", startAt: now - DAY, expireAt: now + DAY }],
+        false,
+      );
+      expect(summary).toContain(
+        "Badge sign-in (QR code + PIN) is turned off for this user by the QR code + PIN policy.",
+      );
+      expect(nextStep).toContain("until then they sign in with their PIN");
+    });
+  });
 });

@@ -120,10 +120,13 @@ export const createAdminService = ({
   audit,
   clock,
   recovery,
+  qr: qrService,
 }: {
   db: Db;
   repos: Repos;
   pins: PinService;
+  /** Whether badge sign-in is allowed for a user (the QR code + PIN policy). */
+  qr?: { enabledFor(user: User): Promise<boolean> };
   policies: PolicyService;
   methods: MethodsService;
   outbox: OutboxReader;
@@ -285,6 +288,13 @@ export const createAdminService = ({
       const lockouts = await methodLockoutsOf(repos, policies, user, clock.now());
       // A disabled account gets no Forgot PIN codes at all (its name is answered like an unknown one).
       const codeLimit = user.accountEnabled ? await recovery?.codeLimit(user) : undefined;
+      const badge: BadgeFacts | undefined = qr
+        ? {
+            signInAllowed: (await qrService?.enabledFor(user)) ?? true,
+            codes: qrCodes.map((c) => ({ kind: c.kind, startAt: c.start_at, expireAt: c.expire_at })),
+            now: clock.now(),
+          }
+        : undefined;
       return {
         user,
         pin,
@@ -305,7 +315,7 @@ export const createAdminService = ({
         recentEvents: events,
         recentMessages: messages,
         methodLockouts: lockouts,
-        whyStuck: whyStuck(user, pin, messages, lockouts, codeLimit),
+        whyStuck: whyStuck(user, pin, messages, lockouts, codeLimit, badge),
         canManage,
         // Why the actions are missing, in words, for an administrator who may look but not act.
         manageReason: canManage
@@ -869,6 +879,7 @@ export const whyStuck = (
   }[],
   methodLockouts: readonly MethodLockout[] = [],
   codeLimit?: CodeLimit,
+  badge?: BadgeFacts,
 ) => {
   const lines: string[] = [];
   let nextStep: string;
@@ -959,7 +970,45 @@ export const whyStuck = (
       );
     nextStep = `${nextStep} Forgot PIN cannot send them a code until ${until}: if they need in now, Generate temporary PIN and give it to them once you know who they are.`;
   }
+  const badgeProblem = user.accountEnabled && badge ? badgeProblemOf(badge) : undefined;
+  if (badgeProblem) {
+    lines.push(badgeProblem.line);
+    // With a working PIN the badge is what fails: its step is the one to take.
+    nextStep = pin.state === "Steady State" ? badgeProblem.nextStep : `${nextStep} ${badgeProblem.nextStep}`;
+  }
   return { summary: lines, nextStep };
+};
+
+/** What the help desk needs to know of a user's QR badge to say why badge sign-in fails. */
+export interface BadgeFacts {
+  /** The QR code + PIN policy is on and includes the user. */
+  signInAllowed: boolean;
+  codes: readonly { kind: string; startAt: number; expireAt: number }[];
+  now: number;
+}
+
+/** Why the user's badge cannot sign in now, and what to do; undefined when it can. */
+const badgeProblemOf = (badge: BadgeFacts): { line: string; nextStep: string } | undefined => {
+  if (!badge.signInAllowed)
+    return {
+      line: "Badge sign-in (QR code + PIN) is turned off for this user by the QR code + PIN policy.",
+      nextStep:
+        "Badge sign-in needs the QR code + PIN policy turned on for them (Policies, by an administrator of policies); until then they sign in with their PIN.",
+    };
+  const { now } = badge;
+  if (badge.codes.some((c) => c.startAt <= now && now < c.expireAt)) return undefined;
+  const standard = badge.codes.find((c) => c.kind === "standard");
+  if (standard && now < standard.startAt)
+    return {
+      line: `Their QR badge works from ${humanTime(standard.startAt)}; until then badge sign-in is refused.`,
+      nextStep: "Issue temporary QR code for the time until their badge starts working.",
+    };
+  return {
+    line: standard
+      ? `Their QR badge expired at ${humanTime(standard.expireAt)}, so badge sign-in does not work.`
+      : "They have no valid QR code, so badge sign-in does not work.",
+    nextStep: "Issue temporary QR code for today, and Replace QR badge to give them a new one.",
+  };
 };
 
 export type AdminService = ReturnType<typeof createAdminService>;

@@ -62,6 +62,7 @@ export const createServices = ({
   const policies = createPolicyService({ db, policies: repos.policies, compliance, audit, clock });
   const attempts = createAttemptGuard({ counters: repos.counters, clock });
   const pins = createPinService({ db, repos, hasher, audit, policies, attempts, clock, metrics, compliance });
+  const qr = createQrService({ db, repos, pins, policies, audit, clock });
   const outbox = createOutbox({
     repo: repos.outbox,
     box,
@@ -96,13 +97,14 @@ export const createServices = ({
     attempts,
     users: createUserService({ users: repos.users, audit, clock }),
     pins,
-    qr: createQrService({ db, repos, pins, policies, audit, clock }),
+    qr,
     outbox,
     portal,
     admin: createAdminService({
       db,
       repos,
       pins,
+      qr,
       policies,
       methods: portal.methods,
       outbox,

@@ -347,6 +347,9 @@ export const createQrService = ({
   return {
     policy,
 
+    /** Whether the QR code + PIN policy lets `user` sign in with a badge (turned on, and in its scope). */
+    enabledFor: async (user: Pick<User, "id">): Promise<boolean> => inScope(await policy(), user),
+
     async getMethod(ctx: RequestContext, ref: string): Promise<QrMethodView> {
       const user = await requireUser(ref);
       assertCanRead(ctx, user);
@@ -710,7 +713,16 @@ export const createQrService = ({
           ? new AppError("qrCodeInvalid", { validFrom: iso(row.start_at) }, "This QR code is not valid yet.")
           : new AppError("qrCodeExpired", { kind: row.kind, expiredAt: iso(row.expire_at) });
       }
-      await assertEnabledFor(user);
+      await assertEnabledFor(user).catch(async (error: unknown) => {
+        // Turned off by the QR code + PIN policy: on the record, so the help desk can see why.
+        await audit.record(ctx, {
+          action: "qr.signIn",
+          outcome: "denied",
+          target: target(user),
+          reason: "qrCodePinMethodDisabled",
+        });
+        throw error;
+      });
       // A completed sign-in records the code's use in its own statement; a change step does it here.
       const outcome = await pins.verify(ctx, user.userPrincipalName, pin, "qr", {
         qrCodeId: row.id,
