@@ -161,13 +161,27 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
     expect(sent.body.message).toBe(
       "Recovery link sent to w•••l@fabrikam.com: the provider accepted it. It works once, for 24 hours.",
     );
-    expect(
-      sink
-        .messages()
-        .some((m) => m.to.includes("withmail@fabrikam.com") && m.text.includes("/portal/reset#")),
-    ).toBe(true);
+    const link = sink
+      .messages()
+      .find((m) => m.to.includes("withmail@fabrikam.com") && m.text.includes("/portal/reset#"));
+    expect(link).toBeDefined();
     const events = (await detail(user.id)).recentEvents.map((e: { action: string }) => e.action);
     expect(events).toContain("recovery.linkSent");
+    // The page asks, before the PIN is typed, whether the link works and which rules apply; nothing is spent.
+    const resetToken = /\/portal\/reset#(\S+)/.exec(link?.text ?? "")?.[1] ?? "";
+    const person = portalClient(t);
+    for (let i = 0; i < 2; i++) {
+      const rules = await person.post("/portal/api/recovery/rules", { resetToken });
+      expect(rules.body).toEqual({ pinProfile: "standard", expiresAt: expect.any(String) });
+    }
+    const changed = await person.post("/portal/api/recovery/pin", {
+      resetToken,
+      newPin: "730164",
+      confirmPin: "730164",
+    });
+    expect(changed.body.result).toBe("pinChanged");
+    const spent = await person.post("/portal/api/recovery/rules", { resetToken });
+    expect(spent.body.error.code).toBe("recoveryLinkInvalid");
   });
 
   it("a recovery link goes to the first channel this PinDesk can deliver to; with none, a refusal that says why", async () => {

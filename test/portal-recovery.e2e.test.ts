@@ -315,5 +315,44 @@ describe.each(dialects)(
         await t.services.policies.update(cliContext, { minLength: 6 });
       }
     });
+
+    it("the help desk's set-new-PIN link: a badge holder's PIN is checked against the badge's rules; a spent link says so before anything is typed", async () => {
+      const { t } = portal;
+      const upn = "link.badge@contoso.com";
+      const holder = await addUser(t, upn, "482915", {
+        displayName: "Link Badge",
+        mail: "link.badge@outlook.com",
+      });
+      const now = t.clock.now();
+      await t.services.qr.createMethod(cliContext, upn, {
+        standardQRCode: {
+          startDateTime: new Date(now).toISOString(),
+          expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
+        },
+        pin: { code: "48291573" },
+      });
+      const user = await t.services.users.get(holder.userPrincipalName);
+      // The link is built on the public address, as the admin route builds it.
+      await t.services.portal.recovery.sendRecoveryLink(
+        cliContext,
+        user,
+        portal.url("").replace(/\/portal$/, ""),
+      );
+      const sent = () => sink.messages().find((m) => m.to.includes("link.badge@outlook.com"));
+      await expect.poll(sent, WAIT).toBeDefined();
+      const link = /(https?:\/\/\S+\/portal\/reset#\S+)/.exec(sent()?.text ?? "")?.[1] ?? "";
+      await fresh();
+      await page.goto(link);
+      await page.getByRole("heading", { level: 1, name: "Set a new PIN" }).waitFor();
+      const checks = page.getByTestId("pin-checks");
+      await page.getByLabel("New PIN", { exact: true }).fill("730518");
+      await expect.poll(() => checks.textContent(), WAIT).toContain("8 to 20 characters — not met");
+      await setNewPin("73051842", "Set new PIN");
+      // The same link again: refused at once, with the ways out, before a PIN is typed.
+      await fresh();
+      await page.goto(link);
+      await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toMatch(/link/i);
+      await expect.poll(() => page.getByLabel("New PIN", { exact: true }).count(), WAIT).toBe(0);
+    });
   },
 );

@@ -436,6 +436,9 @@ export const api = {
     status: (recoveryToken: string) => post<DeliveryStatus>("/recovery/status", { recoveryToken }),
     verify: (recoveryToken: string, code: string) =>
       post<{ resetToken: string; pinProfile?: PinProfile }>("/recovery/verify", { recoveryToken, code }),
+    /** Whether a set-new-PIN link still works, and the rules its new PIN is checked against. */
+    rules: (resetToken: string) =>
+      post<{ pinProfile: PinProfile; expiresAt: string }>("/recovery/rules", { resetToken }),
     setPin: (resetToken: string, newPin: string, confirmPin: string) =>
       post<Done>("/recovery/pin", { resetToken, newPin, confirmPin }),
   },

@@ -544,6 +544,11 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
     },
   );
   app.post(
+    `${API}/recovery/rules`,
+    { ...recoveryLimit, schema: { body: body({ resetToken: str(200) }) } },
+    async (request) => portal.recovery.resetRules((request.body as { resetToken: string }).resetToken),
+  );
+  app.post(
     `${API}/recovery/pin`,
     {
       ...recoveryLimit,

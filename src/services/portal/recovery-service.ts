@@ -20,7 +20,7 @@ import { type User, upnKey } from "../../store/repos/users.ts";
 import type { AttemptGuard } from "../attempts.ts";
 import type { AuditService } from "../audit-service.ts";
 import type { Clock, RequestContext } from "../context.ts";
-import type { PinService } from "../pin-service.ts";
+import type { PinProfileName, PinService } from "../pin-service.ts";
 import type { PolicyService } from "../policy-service.ts";
 import type { MethodsService } from "./methods-service.ts";
 import type { PortalPolicyService } from "./portal-policy-service.ts";
@@ -831,6 +831,16 @@ export const createRecoveryService = ({
         resetToken: await newLink("recovery-reset", link.user_id, RESET_TTL_MS),
         pinProfile: link.user_id ? await pins.pinProfileOf(link.user_id) : "standard",
       };
+    },
+
+    /**
+     * What the page needs before the PIN is typed, for a link that still works (the help desk's link, or
+     * a code just checked): which rules the new PIN is checked against. Nothing is spent.
+     */
+    async resetRules(resetToken: string): Promise<{ pinProfile: PinProfileName; expiresAt: string }> {
+      const link = await readLink("recovery-reset", resetToken);
+      if (!link?.user_id) throw new AppError("recoveryLinkInvalid");
+      return { pinProfile: await pins.pinProfileOf(link.user_id), expiresAt: iso(link.expires_at) as string };
     },
 
     setPinAfterCode: (ctx: RequestContext, resetToken: string, newPin: string) =>

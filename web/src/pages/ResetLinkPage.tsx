@@ -1,6 +1,6 @@
 /** A single-use "set a new PIN" link sent by the help desk: /portal/reset#<token>. */
-import { useState } from "react";
-import { type ApiError, api, toApiError } from "../api.ts";
+import { useEffect, useState } from "react";
+import { type ApiError, api, type PinProfile, toApiError } from "../api.ts";
 import { ErrorNotice } from "../components/Notices.tsx";
 import { PinChangedPanel } from "../components/PinChangedPanel.tsx";
 import { PinFields } from "../components/PinFields.tsx";
@@ -19,6 +19,17 @@ export const ResetLinkPage = () => {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
   const [done, setDone] = useState<string>();
+  const [pinProfile, setPinProfile] = useState<PinProfile>("standard");
+
+  // Before anything is typed: a link that no longer works says so, and a badge holder's PIN is checked
+  // against the badge's rules.
+  useEffect(() => {
+    if (!token) return;
+    api.recovery.rules(token).then(
+      (rules) => setPinProfile(rules.pinProfile),
+      (e: unknown) => setError(toApiError(e)),
+    );
+  }, [token]);
 
   const submit = async (newPin: string, confirmPin: string) => {
     if (!token) return;
@@ -61,7 +72,13 @@ export const ResetLinkPage = () => {
           <p className="lead">
             Your help desk sent you this link. Choose your new PIN; it works straight away.
           </p>
-          <PinFields onSubmit={submit} busy={busy} error={error} submitLabel="Set new PIN" />
+          <PinFields
+            onSubmit={submit}
+            busy={busy}
+            error={error}
+            submitLabel="Set new PIN"
+            profile={pinProfile}
+          />
           <WaysOut />
         </>
       )}
