@@ -174,7 +174,7 @@ describe.each(dialects)("core API on %s", (dialect) => {
     expect(same.statusCode).toBe(400);
     expect(same.json().error).toMatchObject({
       code: "pinInHistory",
-      message: "Choose your own PIN: the new PIN cannot be the temporary PIN you were given.",
+      message: "Choose another PIN: the new PIN cannot be the temporary PIN now in force.",
     });
 
     const changed = await t.app.inject({

@@ -323,6 +323,31 @@ describe.each(dialects)("lockout on %s", (dialect) => {
     });
   });
 
+  it("past a lowered threshold, a wrong guess does not lock while a right one is still being evaluated", async () => {
+    await addUser("inflight.pair@contoso.com", "482915");
+    await wrongPins("inflight.pair@contoso.com", 5);
+    const user = await t.services.users.get("inflight.pair@contoso.com");
+    const subject = `pin:${user.id}`;
+    const counters = createLockoutCountersRepo(t.db);
+    // Two guesses took their places with the 5 failures counted: A (wrong) and B (right).
+    await t.db.kysely
+      .updateTable("lockout_counters")
+      .set({ pending: 2, pending_at: t.clock.now() })
+      .where("subject", "=", subject)
+      .execute();
+    await underLockout({ threshold: 3 }, async () => {
+      const rules = counterRules((await t.services.policies.pinPolicy()).lockout);
+      // A fails first: 6 failures, past 3, but B is still in flight, so no lock yet...
+      expect((await counters.recordFailure(subject, t.clock.now(), rules)).lock).toBeUndefined();
+      // ...and B's success forgets the 5 it was reserved with: nothing is left locked behind it.
+      await counters.recordSuccess(subject, 5);
+      expect((await t.services.pins.status("inflight.pair@contoso.com")).state).toBe("Steady State");
+      expect(await outcome(t.services.pins.verify(cliContext, "inflight.pair@contoso.com", "482915"))).toBe(
+        "success",
+      );
+    });
+  });
+
   it("a guess refused while others fill the threshold is on the audit record", async () => {
     await addUser("inflight@contoso.com", "482915");
     const user = await t.services.users.get("inflight@contoso.com");

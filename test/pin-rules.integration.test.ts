@@ -66,4 +66,20 @@ describe.each(dialects)("PIN rules on %s", (dialect) => {
       await t.services.policies.reset(cliContext);
     }
   });
+
+  it("a temporary PIN never becomes the user's own, not even through Emergency Access (which may allow the previous PIN)", async () => {
+    const user = await t.services.users.create(cliContext, {
+      userPrincipalName: "temp.own@contoso.com",
+      displayName: "Temp Own",
+    });
+    const { temporaryPin } = await t.services.pins.resetTemporary(cliContext, user.id);
+    const own = (pin: string) =>
+      outcomeOf(
+        t.services.pins.setOwn(cliContext, user.id, pin, { reason: "emergencyAccess", allowPrevious: true }),
+      );
+    expect(await own(temporaryPin)).toBe("pinInHistory");
+    expect(await own("730164")).toBe("ok");
+    // Once it is theirs, Emergency Access may set the same PIN again where policy allows it.
+    expect(await own("730164")).toBe("ok");
+  });
 });

@@ -236,6 +236,10 @@ it("describes the policy in plain words", () => {
   const text = describePinPolicy(defaultPinPolicy).join("\n");
   expect(text).toContain("PIN length: 6 to 127 characters.");
   expect(text).toContain("After 10 wrong PINs in a row the PIN locks for 1 minute");
+  // A badge PIN has at most 20 digits, however long the PIN policy's minimum.
+  expect(describePinPolicy({ ...defaultPinPolicy, minLength: 24 }).join("\n")).toContain(
+    "QR code sign-in PINs: digits only, at least 20 digits;",
+  );
 });
 
 describe("PIN profiles", () => {

@@ -597,7 +597,7 @@ export const checkPin = (pin: string, policy: PinPolicy): PinViolation[] =>
  */
 export const checkQrProfile = (profile: PinProfile, policy: PinPolicy): PinViolation[] => {
   // Never above the method's 20-digit maximum, whatever the general PIN policy asks for.
-  const minLength = Math.min(Math.max(policy.qr.pinLength, policy.minLength), 20);
+  const minLength = qrPinMinLength(policy);
   const { length } = profile;
   const out: PinViolation[] = [];
   const digitsOnly =
@@ -770,7 +770,7 @@ export const describePinPolicy = (policy: PinPolicy): string[] => {
     policy.forceChangeAfterAdminReset
       ? "After an administrator sets a PIN, the user must change it at next sign-in."
       : "After an administrator sets a PIN, the user may keep it.",
-    `QR code sign-in PINs: digits only, at least ${Math.max(policy.qr.pinLength, policy.minLength)} digits; standard QR codes last ${policy.qr.standardQRCodeLifetimeInDays} days by default.`,
+    `QR code sign-in PINs: digits only, at least ${qrPinMinLength(policy)} digits; standard QR codes last ${policy.qr.standardQRCodeLifetimeInDays} days by default.`,
   );
   return lines;
 };

@@ -30,6 +30,7 @@ import {
   type StateRules,
   type User,
 } from "../store/repos/users.ts";
+import { counterRules } from "./attempts.ts";
 import type { AuditEvent, AuditService } from "./audit-service.ts";
 import type { Clock, RequestContext } from "./context.ts";
 import { assertCanManage } from "./permissions.ts";
@@ -428,20 +429,15 @@ export const createAdminService = ({
         );
       const lockout = next.lockout;
       if (lockout.threshold < current.policy.lockout.threshold) {
-        let counting = kysely
-          .selectFrom("lockout_counters")
-          .select((eb) => eb.fn.countAll().as("n"))
-          .where("subject", ">=", "pin:")
-          .where("subject", "<", "pin;")
-          .where("locked_at", "is", null)
-          .where("failed_count", ">=", lockout.threshold);
-        // Failures past the decay time no longer count (see the lockout counters' `standing`).
-        if (lockout.decaySeconds > 0)
-          counting = counting.where("last_failed_at", ">=", clock.now() - lockout.decaySeconds * 1000);
-        const atThreshold = Number((await counting.executeTakeFirst())?.n ?? 0);
+        // The same rule the save applies (see the lockout counters' lockAtThreshold).
+        const atThreshold = await repos.counters.countPastThreshold(
+          clock.now(),
+          counterRules(lockout),
+          "pin:",
+        );
         if (atThreshold > 0)
           effects.push(
-            `${atThreshold} ${plural(atThreshold, "user is", "users are")} at or past the new threshold of ${lockout.threshold} wrong PINs: saving locks ${plural(atThreshold, "that PIN", "their PINs")} now, as a wrong PIN reaching the threshold does. Unblock ${plural(atThreshold, "that user", "them")} first if they should not be locked.`,
+            `${atThreshold} ${plural(atThreshold, "user is", "users are")} at or past the new threshold of ${lockout.threshold} wrong PINs: saving locks ${plural(atThreshold, "that PIN", "their PINs")} now, as a wrong PIN reaching the threshold does. Unblock ${plural(atThreshold, "that user", "them")} after saving if they should not be locked.`,
           );
       }
       if (lockout.mode !== current.policy.lockout.mode)

@@ -155,6 +155,19 @@ export const createPinService = ({
     return new AppError(first.code, { violations }, first.message);
   };
 
+  /** Whoever handed out a temporary PIN still knows it: it can never become the user's own PIN. */
+  const assertNotTemporary = async (pin: string, current: PinCredentialRow | undefined) => {
+    if (current?.is_temporary !== 1 || !(await timedVerify(current.hash, pin)).ok) return;
+    throw policyError([
+      {
+        code: "pinInHistory",
+        message: "Choose another PIN: the new PIN cannot be the temporary PIN now in force.",
+        mitigation: "Choose a PIN only the user knows.",
+        params: {},
+      },
+    ]);
+  };
+
   /** Policy check including history: the current PIN and the last history-1 retired PINs may not be reused. */
   const assertPinAllowed = async (
     user: User,
@@ -166,17 +179,7 @@ export const createPinService = ({
     const qr = qrProfile ?? (await usesQrProfile(user.id));
     const violations = violationsOf(pin, policy, qr);
     if (violations.length > 0) throw policyError(violations);
-    // Whoever handed out a temporary PIN still knows it: it can never become the user's own.
-    if (current?.is_temporary === 1 && (await timedVerify(current.hash, pin)).ok) {
-      throw policyError([
-        {
-          code: "pinInHistory",
-          message: "Choose your own PIN: the new PIN cannot be the temporary PIN you were given.",
-          mitigation: "Choose a PIN only you know.",
-          params: {},
-        },
-      ]);
-    }
+    await assertNotTemporary(pin, current);
     const remember = historyDepth(policy, qr);
     if (remember === 0) return;
     const remembered = [
@@ -742,6 +745,10 @@ export const createPinService = ({
       try {
         ({ unblocked, pinWasLocked } = await db.transaction(async (trx) => {
           const tx = createRepos({ ...db, kysely: trx });
+          await tx.counters.lockRows([
+            pinSubject(user.id),
+            ...METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, user.id)),
+          ]);
           const pin = await tx.counters.clear(pinSubject(user.id), now, lockout);
           const methods = await tx.counters.clearMany(
             METHOD_COUNTER_KINDS.map((kind) => methodCounterSubject(kind, user.id)),
@@ -805,6 +812,7 @@ export const createPinService = ({
         if (options.allowPrevious) {
           const violations = violationsOf(newPin, policy, await usesQrProfile(user.id));
           if (violations.length > 0) throw policyError(violations);
+          await assertNotTemporary(newPin, current);
         } else {
           await assertPinAllowed(user, newPin, policy, current);
         }

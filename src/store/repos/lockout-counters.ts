@@ -185,6 +185,32 @@ export const createLockoutCountersRepo = (db: Db) => {
   };
 
   /**
+   * Counters whose failures are at or past the threshold with no lock set and no guess in flight (what
+   * a lowered threshold leaves behind), in subject order.
+   */
+  const pastThreshold = async (now: number, rules: CounterRules) => {
+    const rows = await kysely
+      .selectFrom("lockout_counters")
+      .select([
+        "subject",
+        "failed_count",
+        "locked_at",
+        "locked_until",
+        "last_failed_at",
+        "lock_count",
+        "pending",
+        "pending_at",
+      ])
+      .where("locked_at", "is", null)
+      .where("failed_count", ">=", rules.threshold)
+      .orderBy("subject")
+      .execute();
+    const idle = (row: (typeof rows)[number]) =>
+      row.pending === 0 || row.pending_at == null || row.pending_at < now - PENDING_TTL_MS;
+    return rows.filter((row) => standing(row, now, rules).atThreshold && idle(row));
+  };
+
+  /**
    * What a reservation that got no place means. Failures at or past the threshold with no lock set
    * (the threshold was lowered, or a process stopped between counting a failure and locking) are a
    * lock: it is set now, so the user is told "locked", the lock runs out as any other, and unblock
@@ -262,7 +288,9 @@ export const createLockoutCountersRepo = (db: Db) => {
         .executeTakeFirst();
       if (!row) return { failedCount: 0 };
       if (row.failed_count < rules.threshold) return { failedCount: row.failed_count };
-      const lock = await setLock(subject, now, rules, row.lock_count + 1);
+      // Only with no other guess in flight, which is always so unless the threshold was lowered meanwhile:
+      // a right guess among them must not leave the lock behind (it settles the count itself).
+      const lock = await setLock(subject, now, rules, row.lock_count + 1, { onlyIfIdle: true });
       return { failedCount: row.failed_count, ...(lock && { lock }) };
     },
 
@@ -272,19 +300,34 @@ export const createLockoutCountersRepo = (db: Db) => {
      * policy save runs it in its own transaction). Returns the subjects locked.
      */
     async lockAtThreshold(now: number, rules: CounterRules): Promise<string[]> {
-      const candidates = await kysely
-        .selectFrom("lockout_counters")
-        .select(["subject", "failed_count", "locked_at", "locked_until", "last_failed_at", "lock_count"])
-        .where("locked_at", "is", null)
-        .where("failed_count", ">=", rules.threshold)
-        .execute();
       const locked: string[] = [];
-      for (const row of candidates) {
-        if (!standing(row, now, rules).atThreshold) continue;
+      // In subject order, as every other statement that locks several counters (see lockRows).
+      for (const row of await pastThreshold(now, rules)) {
         if (await setLock(row.subject, now, rules, row.lock_count + 1, { onlyIfIdle: true }))
           locked.push(row.subject);
       }
       return locked;
+    },
+
+    /** How many counters whose subject starts with `prefix` `lockAtThreshold` would lock now. */
+    async countPastThreshold(now: number, rules: CounterRules, prefix: string): Promise<number> {
+      return (await pastThreshold(now, rules)).filter((row) => row.subject.startsWith(prefix)).length;
+    },
+
+    /**
+     * Holds the rows of `subjects` until the transaction ends (PostgreSQL; SQLite's transactions hold
+     * the whole database), taken in subject order so that two transactions locking several counters
+     * cannot wait on each other.
+     */
+    async lockRows(subjects: readonly string[]): Promise<void> {
+      if (db.dialect !== "postgres" || subjects.length === 0) return;
+      await kysely
+        .selectFrom("lockout_counters")
+        .select("subject")
+        .where("subject", "in", [...subjects])
+        .orderBy("subject")
+        .forUpdate()
+        .execute();
     },
 
     /**
