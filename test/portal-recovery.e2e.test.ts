@@ -9,7 +9,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
-import { dialects } from "./helpers/instance.ts";
+import { dialects, giveBadge } from "./helpers/instance.ts";
 import {
   addUser,
   launchBrowser,
@@ -323,19 +323,11 @@ describe.each(dialects)(
         displayName: "Link Badge",
         mail: "link.badge@outlook.com",
       });
-      const now = t.clock.now();
-      await t.services.qr.createMethod(cliContext, upn, {
-        standardQRCode: {
-          startDateTime: new Date(now).toISOString(),
-          expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
-        },
-        pin: { code: "48291573" },
-      });
-      const user = await t.services.users.get(holder.userPrincipalName);
+      await giveBadge(t, upn);
       // The link is built on the public address, as the admin route builds it.
       await t.services.portal.recovery.sendRecoveryLink(
         cliContext,
-        user,
+        holder,
         portal.url("").replace(/\/portal$/, ""),
       );
       const sent = () => sink.messages().find((m) => m.to.includes("link.badge@outlook.com"));

@@ -7,6 +7,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
+import { giveBadge } from "./helpers/instance.ts";
 import {
   addUser,
   addVirtualAuthenticator,
@@ -341,14 +342,7 @@ describe("self-service portal in Chromium", () => {
     await setAuthSet(["pin"]);
     const upn = "badge.e2e@contoso.com";
     await portal.t.services.users.create(cliContext, { userPrincipalName: upn, displayName: "Badge E2E" });
-    const now = portal.t.clock.now();
-    await portal.t.services.qr.createMethod(cliContext, upn, {
-      standardQRCode: {
-        startDateTime: new Date(now).toISOString(),
-        expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
-      },
-      pin: { code: "48291573" },
-    });
+    await giveBadge(portal.t, upn);
     const badge = await newPage(browser);
     try {
       await badge.page.goto(portal.url("/"));

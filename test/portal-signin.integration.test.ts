@@ -6,7 +6,7 @@
 import { generate } from "otplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliContext } from "../src/services/context.ts";
-import { createTestInstance, dialects, type TestInstance } from "./helpers/instance.ts";
+import { createTestInstance, dialects, giveBadge, type TestInstance } from "./helpers/instance.ts";
 import { portalClient } from "./helpers/portal-client.ts";
 import { startSmtp } from "./helpers/portal-delivery.ts";
 
@@ -70,14 +70,7 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
   it("a badge holder's PIN is checked against the badge rules at every step, and told which one it breaks", async () => {
     const upn = "badge.holder@contoso.com";
     await t.services.users.create(cliContext, { userPrincipalName: upn, displayName: "Badge Holder" });
-    const now = t.clock.now();
-    await t.services.qr.createMethod(cliContext, upn, {
-      standardQRCode: {
-        startDateTime: new Date(now).toISOString(),
-        expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
-      },
-      pin: { code: "48291573" },
-    });
+    await giveBadge(t, upn);
     const c = portalClient(t);
     // The help desk's starting PIN must be changed: the step says to use the badge's rules.
     const first = await c.signInWithPin(upn, "48291573");

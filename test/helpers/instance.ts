@@ -164,6 +164,18 @@ export const createTestInstance = async (
 };
 
 /** Creates an API client with the permissions and returns a bearer token for it. */
+/** Gives `upn` a QR badge valid from now for 90 days, with `pin` (set by the help desk, so it must change). */
+export const giveBadge = (instance: TestInstance, upn: string, pin = "48291573") => {
+  const now = instance.clock.now();
+  return instance.services.qr.createMethod(cliContext, upn, {
+    standardQRCode: {
+      startDateTime: new Date(now).toISOString(),
+      expireDateTime: new Date(now + 90 * 86_400_000).toISOString(),
+    },
+    pin: { code: pin },
+  });
+};
+
 export const bearerFor = async (instance: TestInstance, ...permissions: string[]): Promise<string> => {
   const { clientId, clientSecret } = await instance.services.apps.create(
     cliContext,
