@@ -71,12 +71,12 @@ export interface TemporaryPin {
   user: User;
 }
 
+/** The rules a user's PIN is checked against: the PIN policy's, or the QR code + PIN profile's. */
+export type PinProfileName = "standard" | "qr";
+
 const CHANGE_TOKEN_TTL_MS = 10 * 60 * 1000;
 const QR_PIN_HISTORY = 3;
 const PIN_SUBJECT_PREFIX = "pin:";
-
-/** The rules a user's PIN is checked against: the PIN policy's, or the QR code + PIN profile's. */
-export type PinProfileName = "standard" | "qr";
 const pinSubject = (userId: string) => `${PIN_SUBJECT_PREFIX}${userId}`;
 // Unknown user names get counters too, so their answers cannot be told apart from a real user's.
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;
@@ -223,7 +223,7 @@ export const createPinService = ({
     /** The change's audit event, written in the same transaction: no PIN change goes unrecorded. */
     audit: AuditInput;
     /** Runs first in the transaction; throwing there leaves everything as it was. */
-    first?: (tx: Repos, trx: Kysely<Database>) => Promise<void>;
+    first?: (trx: Kysely<Database>) => Promise<void>;
   }
 
   /**
@@ -245,7 +245,7 @@ export const createPinService = ({
     const policyVersion = (await policies.current()).version;
     await db.transaction(async (trx) => {
       const tx = createRepos({ ...db, kysely: trx });
-      await options.first?.(tx, trx);
+      await options.first?.(trx);
       const existing = await tx.pins.get(user.id);
       if (existing && existing.is_temporary === 0 && remember > 1) {
         await tx.history.push(user.id, existing.hash, now, remember - 1);
@@ -624,7 +624,7 @@ export const createPinService = ({
           temporaryExpiresAt: null,
           mustChange: null,
           audit: { action: "pin.changed", outcome: "success", target: target(user), reason: "changeToken" },
-          first: async (_tx, trx) => {
+          first: async (trx) => {
             if ((await changeTokens.consume(tokenHash, clock.now(), trx)) !== user.id) throw spent;
           },
         });

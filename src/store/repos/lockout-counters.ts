@@ -154,33 +154,29 @@ export const createLockoutCountersRepo = (db: Db) => {
     kysely.selectFrom("lockout_counters").selectAll().where("subject", "=", subject).executeTakeFirst();
 
   /**
-   * Sets the `lockCount`-th lock on `subject` if its counted failures reached the threshold and no lock
-   * is set yet (exactly one caller does). Returns the lock if this call set it.
+   * Sets the `lockCount`-th lock on `subject` if its counted failures reached the threshold, no lock is
+   * set yet (exactly one caller does) and no other guess is in flight (always so at the normal threshold;
+   * past a lowered one, the guesses in flight settle the count first). Returns the lock if this call set it.
    */
-  const setLock = async (
-    subject: string,
-    now: number,
-    rules: CounterRules,
-    lockCount: number,
-    { onlyIfIdle = false }: { onlyIfIdle?: boolean } = {},
-  ) => {
+  const setLock = async (subject: string, now: number, rules: CounterRules, lockCount: number) => {
     const wait = rules.lockSeconds(lockCount);
     const lockedUntil = wait === null ? null : now + wait * 1000;
-    let update = kysely
+    const locked = await kysely
       .updateTable("lockout_counters")
       .set({ locked_at: now, locked_until: lockedUntil, lock_count: lockCount })
       .where("subject", "=", subject)
       .where("locked_at", "is", null)
-      .where("failed_count", ">=", rules.threshold);
-    if (onlyIfIdle)
-      update = update.where((eb) =>
+      .where("failed_count", ">=", rules.threshold)
+      // No guess in flight (a crashed one's place has run out): a right one must find no lock to leave behind.
+      .where((eb) =>
         eb.or([
           eb("pending", "=", 0),
           eb("pending_at", "is", null),
           eb("pending_at", "<", now - PENDING_TTL_MS),
         ]),
-      );
-    const locked = await update.returning(["lock_count"]).executeTakeFirst();
+      )
+      .returning(["lock_count"])
+      .executeTakeFirst();
     return locked ? { lockedUntil, lockCount } : undefined;
   };
 
@@ -230,7 +226,7 @@ export const createLockoutCountersRepo = (db: Db) => {
     const { locked, atThreshold } = standing(current, now, rules);
     if (locked) return { reserved: false, missing: false, locked: true, lockedUntil: current.locked_until };
     if (atThreshold) {
-      const lock = await setLock(subject, now, rules, current.lock_count + 1, { onlyIfIdle: true });
+      const lock = await setLock(subject, now, rules, current.lock_count + 1);
       if (lock) {
         const { lockedUntil, lockCount } = lock;
         return { reserved: false, missing: false, locked: true, lockedUntil, lockedNow: { lockCount } };
@@ -288,9 +284,7 @@ export const createLockoutCountersRepo = (db: Db) => {
         .executeTakeFirst();
       if (!row) return { failedCount: 0 };
       if (row.failed_count < rules.threshold) return { failedCount: row.failed_count };
-      // Only with no other guess in flight, which is always so unless the threshold was lowered meanwhile:
-      // a right guess among them must not leave the lock behind (it settles the count itself).
-      const lock = await setLock(subject, now, rules, row.lock_count + 1, { onlyIfIdle: true });
+      const lock = await setLock(subject, now, rules, row.lock_count + 1);
       return { failedCount: row.failed_count, ...(lock && { lock }) };
     },
 
@@ -303,8 +297,7 @@ export const createLockoutCountersRepo = (db: Db) => {
       const locked: string[] = [];
       // In subject order, as every other statement that locks several counters (see lockRows).
       for (const row of await pastThreshold(now, rules)) {
-        if (await setLock(row.subject, now, rules, row.lock_count + 1, { onlyIfIdle: true }))
-          locked.push(row.subject);
+        if (await setLock(row.subject, now, rules, row.lock_count + 1)) locked.push(row.subject);
       }
       return locked;
     },
