@@ -350,6 +350,10 @@ describe("self-service portal in Chromium", () => {
       await badge.page.getByRole("button", { name: "Next" }).click();
       await badge.page.getByLabel("PIN", { exact: true }).fill("48291573");
       await badge.page.getByRole("button", { name: "Continue" }).click();
+      // Why, said once (the server's words would only repeat it for a reset).
+      await expect
+        .poll(() => badge.page.getByTestId("change-reason").textContent(), WAIT)
+        .toBe("Your help desk reset your PIN. Choose a new PIN to continue.");
       // Six digits suit the PIN policy, but a badge PIN needs at least 8.
       await badge.page.getByLabel("New PIN", { exact: true }).fill("730518");
       const checks = badge.page.getByTestId("pin-checks");

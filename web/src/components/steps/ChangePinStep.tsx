@@ -17,6 +17,9 @@ export const ChangePinStep = ({ view, onView }: StepProps) => {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
   const lead = (view.reason && REASONS[view.reason]) ?? "You need to choose a new PIN before you continue.";
+  // The server's words add when and what changed (a policy change, an expiry's lifetime); for a reset or
+  // a temporary PIN they would only repeat the lead.
+  const detail = view.reason === "adminReset" || view.reason === "temporaryPin" ? undefined : view.message;
 
   const submit = async (newPin: string, confirmPin: string) => {
     setBusy(true);
@@ -35,8 +38,8 @@ export const ChangePinStep = ({ view, onView }: StepProps) => {
       <div className="notice notice-info" data-testid="change-reason">
         <p className="notice-title">{lead}</p>
         {/* The server's words say when and what changed ("…changed on 25 May…: PINs now need…"). */}
-        {view.message && <p className="notice-small">{humanizeTimes(view.message)}</p>}
-        {!view.message && view.currentPinProblems && view.currentPinProblems.length > 0 && (
+        {detail && <p className="notice-small">{humanizeTimes(detail)}</p>}
+        {!detail && view.currentPinProblems && view.currentPinProblems.length > 0 && (
           <>
             <p>What your current PIN no longer meets:</p>
             <ul>
