@@ -241,6 +241,53 @@ describe.each(dialects)("Graph RBAC on %s", (dialect) => {
     expect((await t.services.pins.status(self.id)).failedAttempts).toBe(1);
   });
 
+  it("the policy's delegated scopes are tenant-wide by name: an Authentication Policy Administrator reads and writes it with them", async () => {
+    const admin = await newUser(APA, "policyadmin");
+    const url = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/qrCodePin";
+    const read = await t.app.inject({
+      method: "GET",
+      url,
+      headers: { authorization: await tokenFor(admin, ["Policy.Read.AuthenticationMethod"]) },
+    });
+    expect(read.statusCode, read.body).toBe(200);
+    const write = await t.app.inject({
+      method: "PATCH",
+      url,
+      headers: { authorization: await tokenFor(admin, ["Policy.ReadWrite.AuthenticationMethod"]) },
+      payload: { state: "enabled" },
+    });
+    expect(write.statusCode, write.body).toBe(200);
+    const readOnly = await t.app.inject({
+      method: "PATCH",
+      url,
+      headers: { authorization: await tokenFor(admin, ["Policy.Read.AuthenticationMethod"]) },
+      payload: { state: "enabled" },
+    });
+    expect(readOnly.statusCode).toBe(403);
+  });
+
+  it("applications: only User.ReadWrite.All deletes users, and never one with a privileged role; such a user is not disabled or re-addressed either", async () => {
+    const plain = await newUser("none", "appdel");
+    const global = await newUser(GA, "appglobal");
+    const directory = await bearerFor(t, "Directory.ReadWrite.All");
+    const users = await bearerFor(t, "User.ReadWrite.All");
+    const call = (method: "DELETE" | "PATCH", target: User, authorization: string, payload?: object) =>
+      t.app.inject({
+        method,
+        url: `/v1.0/users/${target.id}`,
+        headers: { authorization },
+        ...(payload && { payload }),
+      });
+    expect((await call("DELETE", plain, directory)).statusCode).toBe(403);
+    expect((await call("PATCH", plain, directory, { displayName: "Renamed" })).statusCode).toBe(204);
+    expect((await call("DELETE", global, users)).statusCode).toBe(403);
+    expect((await call("PATCH", global, users, { accountEnabled: false })).statusCode).toBe(403);
+    expect((await call("PATCH", global, users, { mobilePhone: "+15550100" })).statusCode).toBe(403);
+    expect((await call("PATCH", global, users, { displayName: "Still Global" })).statusCode).toBe(204);
+    expect((await t.services.users.get(global.id)).accountEnabled).toBe(true);
+    expect((await call("DELETE", plain, users)).statusCode).toBe(204);
+  });
+
   it("narrow delegated scopes: a .All-less scope covers only the signed-in user", async () => {
     const admin = await newUser(PAA, "scoped");
     const other = await newUser("none", "other");

@@ -100,6 +100,39 @@ describe.each(dialects)("portal sign-in on %s", (dialect) => {
     }
   });
 
+  it("a signed-in user gets a delegated Graph token and updates their own badge PIN through /me", async () => {
+    const upn = "graph.self@contoso.com";
+    await t.services.users.create(cliContext, { userPrincipalName: upn, displayName: "Graph Self" });
+    await giveBadge(t, upn);
+    const c = portalClient(t);
+    expect((await c.post("/portal/api/me/graph-token")).statusCode).toBe(401);
+    await c.signInWithPin(upn, "48291573");
+    await c.post("/portal/api/signin/change-pin", { newPin: "73016482", confirmPin: "73016482" });
+    const issued = await c.post("/portal/api/me/graph-token");
+    expect(issued.statusCode, JSON.stringify(issued.body)).toBe(200);
+    expect(issued.body).toMatchObject({ token_type: "Bearer", expires_in: expect.any(Number) });
+    const authorization = `Bearer ${issued.body.access_token}`;
+    const self = await t.app.inject({ method: "GET", url: "/v1.0/me", headers: { authorization } });
+    expect(self.statusCode).toBe(200);
+    expect(self.json().userPrincipalName).toBe(upn);
+    const updated = await t.app.inject({
+      method: "POST",
+      url: "/v1.0/me/authentication/qrCodePinMethod/pin/updatePin",
+      headers: { authorization },
+      payload: { currentPin: "73016482", newPin: "51739264" },
+    });
+    expect(updated.statusCode, updated.body).toBe(204);
+    expect((await t.services.pins.verify(cliContext, upn, "51739264")).result).toBe("success");
+    // Without a directory role it reaches only its own user.
+    const other = await addUser("graph.other@contoso.com", "482915");
+    const others = await t.app.inject({
+      method: "GET",
+      url: `/v1.0/users/${other.id}`,
+      headers: { authorization },
+    });
+    expect(others.statusCode).toBe(403);
+  });
+
   it("shows every user name the same first step, and the rest of the set only after the PIN", async () => {
     const { user } = await totpUser("zed@contoso.com", "582014");
     await t.services.portal.methods.enrolRfid(cliContext, user, "0A0B0C0D");

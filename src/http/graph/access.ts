@@ -13,6 +13,7 @@ declare module "fastify" {
 export type Operation =
   | "users.read"
   | "users.write"
+  | "users.delete"
   | "qr.read"
   | "qr.write"
   | "qr.updatePin"
@@ -27,6 +28,8 @@ export type Operation =
 const APPLICATION: Readonly<Record<Operation, readonly string[]>> = {
   "users.read": ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"],
   "users.write": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+  // Graph's user-delete: User.ReadWrite.All only (Directory.ReadWrite.All does not delete users).
+  "users.delete": ["User.ReadWrite.All"],
   "qr.read": [
     "UserAuthMethod-QR.Read.All",
     "UserAuthMethod-QR.ReadWrite.All",
@@ -50,6 +53,7 @@ const DELEGATED: Readonly<Record<Operation, readonly string[]>> = {
     "Directory.Read.All",
   ],
   "users.write": ["User.ReadWrite.All", "Directory.ReadWrite.All"],
+  "users.delete": ["User.ReadWrite.All"],
   "qr.read": [
     "UserAuthMethod-QR.Read",
     "UserAuthMethod-QR.Read.All",
@@ -101,8 +105,12 @@ export const assertPermission = (caller: Caller, op: Operation, self: boolean): 
     return;
   }
   const accepted = DELEGATED[op];
+  // A scope without ".All" covers the caller's own objects; the policy has no owner, so its scopes
+  // (Policy.Read.AuthenticationMethod, …) are tenant-wide by name.
+  const tenantWide = op.startsWith("policy.");
   const ok = caller.scopes.some(
-    (scope) => scope === AS_USER || (accepted.includes(scope) && (self || scope.endsWith(".All"))),
+    (scope) =>
+      scope === AS_USER || (accepted.includes(scope) && (tenantWide || self || scope.endsWith(".All"))),
   );
   if (!ok)
     throw new AppError("insufficientPermissions", {
@@ -146,6 +154,8 @@ const USER_ADMIN_TARGETS: readonly string[] = [
   "User Administrator",
   "Usage Summary Reports Reader",
 ];
+/** What an application may not change on a privileged user. */
+const SENSITIVE_FIELDS: readonly string[] = ["accountEnabled", "userPrincipalName", "mail", "mobilePhone"];
 const POLICY_WRITERS: readonly string[] = ["Global Administrator", "Authentication Policy Administrator"];
 const POLICY_READERS: readonly string[] = [
   ...POLICY_WRITERS,
@@ -173,8 +183,25 @@ export const assertCanCreateUser = (caller: Caller): void => {
   throw denied("Creating users needs the User Administrator or Global Administrator role.");
 };
 
-export const assertCanManageUser = (caller: Caller, target: User): void => {
-  if (caller.kind !== "user") return;
+/**
+ * Whether the caller may change or delete `target`. An application may not delete, disable or change
+ * the sign-in names and contact details of a user who holds a privileged role (Graph: app-only
+ * User.ReadWrite.All "isn't enough privilege to delete users with administrative roles").
+ */
+export const assertCanManageUser = (
+  caller: Caller,
+  target: User,
+  change: "delete" | { fields: readonly string[] } = { fields: [] },
+): void => {
+  if (caller.kind !== "user") {
+    const privileged = !target.roles.every((r) => USER_ADMIN_TARGETS.includes(r));
+    const sensitive = change === "delete" || change.fields.some((f) => SENSITIVE_FIELDS.includes(f));
+    if (privileged && sensitive)
+      throw denied(
+        `Applications cannot ${change === "delete" ? "delete" : "disable, rename or change the contact details of"} a user who holds a privileged administrator role (${target.roles.join(", ")}); an administrator with the Global Administrator role does it, signed in.`,
+      );
+    return;
+  }
   const roles = caller.actor.roles;
   if (roles.includes("Global Administrator")) return;
   if (roles.includes("User Administrator") && target.roles.every((r) => USER_ADMIN_TARGETS.includes(r)))

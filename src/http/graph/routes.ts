@@ -38,7 +38,7 @@ export const documentedPath = (path: string): string => {
   const segments = path.split("/");
   return segments
     .map((segment, i) => {
-      if (i > 0 && segments[i - 1]?.toLowerCase() === "users" && i === 2) return segment;
+      if (i > 0 && segments[i - 1]?.toLowerCase() === "users") return segment;
       return SEGMENTS.get(segment.toLowerCase()) ?? segment;
     })
     .join("/");

@@ -185,8 +185,8 @@ export const userRoutes = async (app: FastifyInstance, g: GraphContext) => {
         async (request, reply) => {
           const caller = callerOf(request);
           const user = await services.users.get(userRefOf(request, me));
-          assertCanManageUser(caller, user);
           const patch = known(request.body as UserBody);
+          assertCanManageUser(caller, user, { fields: Object.keys(patch) });
           if (Object.keys(patch).length > 0) await services.users.update(ctxOf(request), user.id, patch);
           return reply.status(204).send();
         },
@@ -194,10 +194,10 @@ export const userRoutes = async (app: FastifyInstance, g: GraphContext) => {
 
       app.delete(
         spelled,
-        { onRequest: guard(services, "users.write", { me }), schema: { ...params } },
+        { onRequest: guard(services, "users.delete", { me }), schema: { ...params } },
         async (request, reply) => {
           const user = await services.users.get(userRefOf(request, me));
-          assertCanManageUser(callerOf(request), user);
+          assertCanManageUser(callerOf(request), user, "delete");
           await services.users.delete(ctxOf(request), user.id);
           return reply.status(204).send();
         },

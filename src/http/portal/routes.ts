@@ -437,6 +437,28 @@ export const portalRoutes = async (app: FastifyInstance, { services }: { service
       return { result: "removed", message: "Method removed." };
     });
 
+    // A delegated token for the Microsoft Graph-compatible API, acting as the signed-in user (their own
+    // QR code + PIN method through /me, and what their directory role allows on others). Short-lived;
+    // the portal session, which proved every method of the sign-in set, is what it rests on.
+    self.post(`${API}/me/graph-token`, async (request, reply) => {
+      const user = me(request);
+      const accessToken = await services.tokens.issueUserToken(
+        { userId: user.id, upn: user.userPrincipalName, roles: user.roles },
+        "https://graph.microsoft.com",
+      );
+      await services.audit.record(ctxOf(request), {
+        action: "token.issue",
+        outcome: "success",
+        target: { id: user.id, upn: user.userPrincipalName },
+        details: { kind: "delegated", audience: "https://graph.microsoft.com" },
+      });
+      return reply.header("cache-control", "no-store").send({
+        token_type: "Bearer",
+        access_token: accessToken,
+        expires_in: services.tokens.ttlSeconds,
+      });
+    });
+
     // Change My PIN: the session proves every method of the set was presented.
     self.post(
       `${API}/me/pin`,
