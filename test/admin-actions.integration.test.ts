@@ -125,7 +125,10 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
     expect(replacedEvents).toHaveLength(1);
 
     const removed = await admin.delete(`/portal/api/admin/users/${user.id}/methods/qr`);
-    expect(removed.body).toEqual({ result: "removed", message: "Method removed." });
+    expect(removed.body).toEqual({
+      result: "removed",
+      message: `QR badge removed, and with it ${user.displayName}'s PIN (state: No PIN). Generate a temporary PIN if they still need to sign in.`,
+    });
     const gone = await detail(user.id);
     expect(gone.qr).toBeNull();
     expect(gone.pin.state).toBe("No PIN");
@@ -222,7 +225,7 @@ describe.each(dialects)("admin actions on %s", (dialect) => {
       "Must change: a temporary PIN was issued by root@contoso.com at 25 May 2026, 09:00 UTC. The user signs in with it before 28 May 2026, 09:00 UTC and then chooses their own PIN.",
     );
     expect(view.whyStuck.nextStep).toBe(
-      "They must sign in with the temporary PIN before 28 May 2026, 09:00 UTC and choose a new one. If it expired or was lost, generate a new temporary PIN.",
+      "They must sign in with the temporary PIN before 28 May 2026, 09:00 UTC and choose a new one. If it was lost, generate a new temporary PIN.",
     );
     expect(JSON.stringify(view.whyStuck)).not.toMatch(/\d{4}-\d\d-\d\dT/);
   });

@@ -206,6 +206,27 @@ describe("admin portal", () => {
     await changePinAtSignIn(leePage, "817263");
     await leeContext.close();
 
+    // "Must change it" starts from the organisation's policy, not always ticked.
+    await served.services.policies.update(cliContext, { forceChangeAfterAdminReset: false });
+    try {
+      // The server process sees another process's policy change within its cache's second.
+      const servedPolicy = async () =>
+        (
+          (await (await fetch(served.url("/api/pin-policy"))).json()) as {
+            policy: { forceChangeAfterAdminReset: boolean };
+          }
+        ).policy.forceChangeAfterAdminReset;
+      await expect.poll(servedPolicy, WAIT).toBe(false);
+      await admin.reload();
+      await admin.getByRole("button", { name: "Reset PIN" }).click();
+      const box = admin.getByRole("dialog").getByLabel("The user must change it at next sign-in");
+      await expect.poll(() => box.isChecked(), WAIT).toBe(false);
+      await admin.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    } finally {
+      await served.services.policies.update(cliContext, { forceChangeAfterAdminReset: true });
+      await admin.reload();
+    }
+
     await admin.getByRole("button", { name: "Generate temporary PIN" }).click();
     await admin.getByRole("dialog").getByRole("button", { name: "Generate a temporary PIN" }).click();
     const temporaryPin = (await admin.getByTestId("temporary-pin").textContent(WAIT)) as string;
@@ -272,7 +293,9 @@ describe("admin portal", () => {
     await dialog.getByLabel("Badge PIN", { exact: true }).fill("48291573");
     await dialog.getByLabel("Type it again").fill("48291573");
     await dialog.getByRole("button", { name: "Create QR badge" }).click();
-    expect(await resultText(admin)).toContain("QR badge created for Pat Plain. Print it now");
+    expect(await resultText(admin)).toContain(
+      "QR badge created for Pat Plain; the PIN you chose is now their PIN everywhere. Print it now",
+    );
     await admin.getByTestId("badge-print").waitFor(WAIT);
     await expect.poll(() => admin.getByTestId("badge-print").textContent(), WAIT).toContain("Pat Plain");
     await admin.emulateMedia({ media: "print" });
@@ -292,8 +315,12 @@ describe("admin portal", () => {
     await admin.getByText("Temporary code: valid until").waitFor(WAIT);
 
     await admin.getByRole("button", { name: "Remove QR method" }).click();
+    // The dialog says the PIN goes with the badge.
+    await dialog.getByText("The badge's PIN is their only PIN: it is removed too").waitFor(WAIT);
     await dialog.getByRole("button", { name: "Remove" }).click();
-    await result(admin, "Method removed.");
+    await result(admin, "QR badge removed, and with it");
+    // No badge or temporary code from before is left on screen.
+    await expect.poll(() => admin.getByText("Temporary code: valid until").count(), WAIT).toBe(0);
     await admin.getByText("No QR badge.").waitFor(WAIT);
 
     // Pat has a PIN again (the badge PIN went with the method): reset one, then send a recovery link.

@@ -80,11 +80,8 @@ describe("Why is this user stuck?", () => {
   });
 
   it("gives a method lock's end as a time a person reads, not ISO 8601", () => {
-    const { summary } = whyStuck(
-      user,
-      steady,
-      [],
-      [
+    const { summary } = whyStuck(user, steady, [], {
+      methodLockouts: [
         {
           kind: "totp",
           label: "Authenticator app",
@@ -93,19 +90,18 @@ describe("Why is this user stuck?", () => {
           atThreshold: false,
         },
       ],
-    );
+    });
     const line = summary.find((l) => l.startsWith("Authenticator app")) ?? "";
     expect(line).not.toContain("2026-05-25T");
     expect(line).toContain("14:32");
   });
 
   it("says a method past the threshold with no lock set yet is not locked for good", () => {
-    const { summary } = whyStuck(
-      user,
-      steady,
-      [],
-      [{ kind: "totp", label: "Authenticator app", failedAttempts: 5, lockedUntil: null, atThreshold: true }],
-    );
+    const { summary } = whyStuck(user, steady, [], {
+      methodLockouts: [
+        { kind: "totp", label: "Authenticator app", failedAttempts: 5, lockedUntil: null, atThreshold: true },
+      ],
+    });
     const line = summary.find((l) => l.startsWith("Authenticator app")) ?? "";
     expect(line).toBe(
       "Authenticator app has had too many wrong attempts: the next attempt is refused and locks it.",
@@ -116,7 +112,7 @@ describe("Why is this user stuck?", () => {
     const DAY = 86_400_000;
     const now = Date.UTC(2026, 4, 25, 9, 0);
     const badge = (codes: { kind: string; startAt: number; expireAt: number }[], signInAllowed = true) =>
-      whyStuck(user, steady, [], [], undefined, { signInAllowed, codes, now });
+      whyStuck(user, steady, [], { badge: { signInAllowed, codes, now }, now });
 
     it("says nothing while a code works", () => {
       const { summary } = badge([{ kind: "standard", startAt: now - DAY, expireAt: now + DAY }]);
@@ -163,5 +159,34 @@ describe("Why is this user stuck?", () => {
       );
       expect(nextStep).toContain("until then they sign in with their PIN");
     });
+  });
+
+  it("a temporary PIN past its expiry: says it no longer works and to generate a new one", () => {
+    const now = Date.UTC(2026, 4, 25, 12, 0);
+    const temporary: PinStatus = {
+      ...steady,
+      state: "Must Change",
+      reason: "temporaryPin",
+      description: "Must change: the temporary PIN.",
+      isTemporary: true,
+      temporaryExpiresAt: "2026-05-25T10:00:00.000Z",
+    };
+    expect(whyStuck(user, temporary, [], { now }).nextStep).toBe(
+      "Their temporary PIN expired at 25 May 2026, 10:00 UTC and no longer works: Generate temporary PIN and give them the new one.",
+    );
+    expect(whyStuck(user, temporary, [], { now: Date.UTC(2026, 4, 25, 9, 0) }).nextStep).toMatch(
+      /^They must sign in with the temporary PIN before 25 May 2026, 10:00 UTC/,
+    );
+  });
+
+  it("a disabled account that is also locked says both", () => {
+    const locked: PinStatus = {
+      ...steady,
+      state: "Account Lockout",
+      description: "Locked after 10 wrong PINs.",
+    };
+    const { summary, nextStep } = whyStuck({ ...user, accountEnabled: false }, locked, []);
+    expect(summary).toContain("Locked after 10 wrong PINs.");
+    expect(nextStep).toContain("Their PIN is locked too: Unblock PIN");
   });
 });

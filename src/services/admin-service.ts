@@ -316,7 +316,12 @@ export const createAdminService = ({
         recentEvents: events,
         recentMessages: messages,
         methodLockouts: lockouts,
-        whyStuck: whyStuck(user, pin, messages, lockouts, codeLimit, badge),
+        whyStuck: whyStuck(user, pin, messages, {
+          methodLockouts: lockouts,
+          codeLimit,
+          badge,
+          now: clock.now(),
+        }),
         canManage,
         // Why the actions are missing, in words, for an administrator who may look but not act.
         manageReason: canManage
@@ -873,9 +878,18 @@ export const whyStuck = (
     createdAt: string;
     purpose: string;
   }[],
-  methodLockouts: readonly MethodLockout[] = [],
-  codeLimit?: CodeLimit,
-  badge?: BadgeFacts,
+  {
+    methodLockouts = [],
+    codeLimit,
+    badge,
+    now = Date.now(),
+  }: {
+    methodLockouts?: readonly MethodLockout[];
+    codeLimit?: CodeLimit | undefined;
+    badge?: BadgeFacts | undefined;
+    /** The time the summary speaks of (a temporary PIN past its expiry no longer works). */
+    now?: number;
+  } = {},
 ) => {
   const lines: string[] = [];
   let nextStep: string;
@@ -885,6 +899,11 @@ export const whyStuck = (
     );
     nextStep =
       "If the person should have access, enable the account: `pindesk user enable` with their user name, or accountEnabled through the Graph API (User.ReadWrite.All).";
+    // What will still be in the way once it is enabled.
+    if (pin.state === "Account Lockout") {
+      lines.push(pin.description);
+      nextStep = `${nextStep} Their PIN is locked too: Unblock PIN once you know who you are talking to.`;
+    }
   } else if (pin.state === "Account Lockout") {
     lines.push(pin.description);
     nextStep =
@@ -894,9 +913,13 @@ export const whyStuck = (
     nextStep = "Generate a temporary PIN and give it to them; they choose their own PIN at sign-in.";
   } else if (pin.state === "Must Change") {
     lines.push(pin.description);
-    nextStep = pin.isTemporary
-      ? `They must sign in with the temporary PIN${pin.temporaryExpiresAt ? ` before ${humanTime(pin.temporaryExpiresAt)}` : ""} and choose a new one. If it expired or was lost, generate a new temporary PIN.`
-      : "At their next sign-in they are asked to set a new PIN; nothing else is needed.";
+    const temporaryExpired =
+      pin.isTemporary && pin.temporaryExpiresAt !== null && Date.parse(pin.temporaryExpiresAt) <= now;
+    nextStep = temporaryExpired
+      ? `Their temporary PIN expired at ${humanTime(pin.temporaryExpiresAt)} and no longer works: Generate temporary PIN and give them the new one.`
+      : pin.isTemporary
+        ? `They must sign in with the temporary PIN${pin.temporaryExpiresAt ? ` before ${humanTime(pin.temporaryExpiresAt)}` : ""} and choose a new one. If it was lost, generate a new temporary PIN.`
+        : "At their next sign-in they are asked to set a new PIN; nothing else is needed.";
   } else {
     lines.push("The PIN is in Steady State: it works.");
     nextStep =

@@ -261,12 +261,12 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
         return issued.created
           ? {
               result: "qrCreated",
-              message: `QR badge created for ${user.displayName}. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
+              message: `QR badge created for ${user.displayName}; the PIN you chose is now their PIN everywhere. Print it now: the image is shown only once. They must change that PIN at their first sign-in.`,
               code: issued.code,
             }
           : {
               result: "qrReplaced",
-              message: `New QR badge created for ${user.displayName}; the old badge no longer works. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
+              message: `New QR badge created for ${user.displayName}; the old badge no longer works, and the PIN you chose replaces their PIN everywhere. Print it now: the image is shown only once. They must change the PIN you chose at their first sign-in.`,
               code: issued.code,
             };
       },
@@ -295,8 +295,14 @@ export const adminRoutes = async (app: FastifyInstance, { services }: { services
       const ctx = ctxOf(request);
       const { id, methodId } = request.params as { id: string; methodId: string };
       const user = await users.get(id);
-      if (methodId === "qr") await qr.deleteMethod(ctx, user.id);
-      else await services.admin.removeMethod(ctx, user.id, methodId);
+      if (methodId === "qr") {
+        await qr.deleteMethod(ctx, user.id);
+        return {
+          result: "removed",
+          message: `QR badge removed, and with it ${user.displayName}'s PIN (state: No PIN). Generate a temporary PIN if they still need to sign in.`,
+        };
+      }
+      await services.admin.removeMethod(ctx, user.id, methodId);
       return { result: "removed", message: "Method removed." };
     });
 

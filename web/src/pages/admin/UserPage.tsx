@@ -3,6 +3,7 @@ import { type ApiError, toApiError } from "../../api.ts";
 import { Link } from "../../components/Link.tsx";
 import { Modal } from "../../components/Modal.tsx";
 import { PinFields } from "../../components/PinFields.tsx";
+import { usePinPolicy } from "../../lib/policy.ts";
 import { useLoad } from "../../lib/use-load.ts";
 import { AdminError, ResultNotice } from "./AdminNotices.tsx";
 import {
@@ -100,7 +101,10 @@ export const UserPage = ({ id }: { id: string }) => {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ kind: "success" | "warning"; text: string; n: number }>();
   const [failure, setFailure] = useState<ApiError>();
-  const [forceChange, setForceChange] = useState(true);
+  // Unset until the administrator ticks or clears it: the organisation's policy decides meanwhile.
+  const [forceChangeChoice, setForceChange] = useState<boolean>();
+  const pinPolicy = usePinPolicy();
+  const forceChange = forceChangeChoice ?? pinPolicy?.policy.forceChangeAfterAdminReset ?? true;
   const [temporary, setTemporary] = useState<{ pin: string; expiresAt: string }>();
   const [badge, setBadge] = useState<{ svg: string; expires: string; temporary: boolean }>();
 
@@ -117,7 +121,13 @@ export const UserPage = ({ id }: { id: string }) => {
     setFailure(undefined);
     try {
       const uid = data.user.id;
-      if (action === "reset") done((await adminApi.resetPin(uid, pin, confirmPin, forceChange)).message);
+      // A PIN or badge shown earlier stops being the one that works once anything else changes them.
+      if (action !== "unblock" && action !== "recovery") {
+        setTemporary(undefined);
+        setBadge(undefined);
+      }
+      if (action === "reset")
+        done((await adminApi.resetPin(uid, pin, confirmPin, forceChangeChoice)).message);
       else if (action === "temporary") {
         const r = await adminApi.temporaryPin(uid);
         setTemporary({ pin: r.temporaryPin, expiresAt: r.expiresAt });
@@ -460,7 +470,9 @@ export const UserPage = ({ id }: { id: string }) => {
               {data.qr
                 ? "A new badge replaces the old one: the old printed badge stops working once this one is created."
                 : "A printable badge for signing in on shared devices."}{" "}
-              Choose the PIN to give with it; the user changes it at first sign-in.
+              Choose the PIN to give with it; the user changes it at first sign-in.{" "}
+              {status.state !== "No PIN" &&
+                "This PIN also replaces the one they use everywhere else (portal, other devices): their current PIN stops working."}
             </p>
             <PinFields
               key="qr"
@@ -528,6 +540,13 @@ export const UserPage = ({ id }: { id: string }) => {
         {typeof action === "object" && (
           <>
             <p>Remove {action.label}? The user can no longer sign in with it.</p>
+            {action.remove === "qr" && (
+              <p>
+                The badge&apos;s PIN is their only PIN: it is removed too, so they cannot sign in anywhere
+                with a PIN until they get a new one. Generate a temporary PIN afterwards if they still need to
+                sign in.
+              </p>
+            )}
             <AdminError error={failure} />
             {confirm("Remove", true)}
           </>

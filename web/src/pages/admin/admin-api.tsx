@@ -123,8 +123,13 @@ export const adminApi = {
   users: (params: { q?: string; state?: string; cursor?: string }) =>
     http.get<{ users: UserRow[]; nextCursor: string | null }>(`/admin/users${q({ ...params, limit: "25" })}`),
   user: (id: string) => http.get<UserDetail>(user(id)),
-  resetPin: (id: string, pin: string, confirmPin: string, forceChange: boolean) =>
-    http.post<Result>(`${user(id)}/pin/reset`, { pin, confirmPin, forceChange }),
+  /** Without `forceChange` the organisation's policy (forceChangeAfterAdminReset) decides. */
+  resetPin: (id: string, pin: string, confirmPin: string, forceChange?: boolean) =>
+    http.post<Result>(`${user(id)}/pin/reset`, {
+      pin,
+      confirmPin,
+      ...(forceChange !== undefined && { forceChange }),
+    }),
   temporaryPin: (id: string) =>
     http.post<Result & { temporaryPin: string; expiresAt: string }>(`${user(id)}/pin/temporary`, {}),
   unblock: (id: string) => http.post<Result>(`${user(id)}/pin/unblock`, {}),
