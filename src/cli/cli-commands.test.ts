@@ -248,6 +248,23 @@ describe.each(dialects)("pindesk commands on %s", (dialect) => {
     );
   });
 
+  it("pin remove takes the PIN away; with no PIN left there is nothing to remove, exit 0; a group without a command is wrong usage", async () => {
+    await sandbox();
+    await addAna();
+    await box.cli(["pin", "set", "--user", "ana@contoso.com"], { stdin: "482915\n" });
+    const removed = await box.cli(["pin", "remove", "--user", "ana@contoso.com"]);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain("Removed the PIN of ana@contoso.com. State: No PIN.");
+    const again = await box.cli(["pin", "remove", "--user", "ana@contoso.com"]);
+    expect(again).toMatchObject({ code: 0, stderr: "" });
+    expect(again.stdout).toBe(
+      "ana@contoso.com has no PIN: nothing to remove. Set one with: pindesk pin set --user ana@contoso.com\n",
+    );
+    const group = await box.cli(["pin"]);
+    expect(group.code).toBe(2);
+    expect(group.stderr + group.stdout).toContain("Usage: pindesk pin [options] [command]");
+  });
+
   it("app create, list and delete", async () => {
     await sandbox();
     const created = await box.cli(["app", "create", "--name", "door", "--permission", "Pin.Verify"]);

@@ -120,6 +120,10 @@ describe.each(dialects)("pindesk user import on %s", (dialect) => {
     expect(res.stderr).toContain(
       "line 1: the first line must be a header naming columns from userPrincipalName, displayName, mail, mobilePhone, roles (userPrincipalName and displayName required); not known: upn, name. Nothing was imported.",
     );
+    // Not "1 row rejected ... the other rows are already imported": nothing was.
+    expect(res.stdout).toBe("Imported nothing: the header line is not one PinDesk can read.\n");
+    expect(res.stderr).toContain("next step: fix the header line as described above");
+    expect(res.stderr).not.toContain("already imported");
     expect(await listUpns()).toEqual([]);
   });
 

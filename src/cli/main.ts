@@ -435,6 +435,15 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
           ...(io.stderr.isTTY && { progress: io.stderr }),
         });
         for (const bad of result.rejected) note(`line ${bad.line}: ${bad.reason}`);
+        // A bad header line is the file's problem, not a row's: nothing was read past it.
+        if (result.imported === 0 && result.rejected.length === 1 && result.rejected[0]?.line === 1) {
+          say("Imported nothing: the header line is not one PinDesk can read.");
+          note(
+            "next step: fix the header line as described above (the column names, in any order) and import the file again.",
+          );
+          state.exitCode = 1;
+          return;
+        }
         const rejected = result.rejected.length;
         say(
           `Imported ${result.imported} user${result.imported === 1 ? "" : "s"}; ${rejected} row${rejected === 1 ? "" : "s"} rejected.`,
@@ -621,7 +630,16 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
     .requiredOption("--user <upn>", "the user's principal name, e.g. ana@contoso.com")
     .action((opts: { user: string }) =>
       withRuntime(async ({ services }) => {
-        await services.pins.remove(cliContext, opts.user);
+        try {
+          await services.pins.remove(cliContext, opts.user);
+        } catch (error) {
+          // Already as asked: nothing to do, as for an unblock of a PIN that is not locked.
+          if (!(error instanceof AppError && error.code === "noPin")) throw error;
+          say(
+            `${opts.user} has no PIN: nothing to remove. Set one with: pindesk pin set --user ${opts.user}`,
+          );
+          return;
+        }
         say(
           `Removed the PIN of ${opts.user}. State: No PIN. Set a new one with: pindesk pin set --user ${opts.user}`,
         );
@@ -895,8 +913,9 @@ export const run = async (argv: readonly string[], io: CliIo): Promise<number> =
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed its own `error:` line (or the help that was asked for).
-      if (error.exitCode === 0 || error.code === "commander.help" || error.code === "commander.helpDisplayed")
-        return error.exitCode;
+      if (error.exitCode === 0 || error.code === "commander.helpDisplayed") return error.exitCode;
+      // A command group with no command (`pindesk pin`): its help was printed, but the call was wrong.
+      if (error.code === "commander.help") return 2;
       const command = commandFromArgv(program, argv);
       term.note(
         `next step: run "pindesk${command ? ` ${command}` : ""} --help" to see the options and examples.`,
