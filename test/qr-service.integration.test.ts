@@ -132,7 +132,9 @@ describe.each(dialects)("QR code + PIN service on %s", (dialect) => {
       limit: 1,
     });
     expect(refused).toMatchObject({ outcome: "denied", reason: "qrCodePinMethodDisabled" });
-    const { whyStuck } = await t.services.admin.userDetail(cliContext, holder.id);
+    const { whyStuck, badgeAllowed } = await t.services.admin.userDetail(cliContext, holder.id);
+    // The help desk's page offers no badge action the policy would refuse.
+    expect(badgeAllowed).toBe(false);
     expect(whyStuck.summary).toContain(
       "Badge sign-in (QR code + PIN) is turned off for this user by the QR code + PIN policy.",
     );

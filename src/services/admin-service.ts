@@ -289,9 +289,11 @@ export const createAdminService = ({
       const lockouts = await methodLockoutsOf(repos, policies, user, clock.now());
       // A disabled account gets no Forgot PIN codes at all (its name is answered like an unknown one).
       const codeLimit = user.accountEnabled ? await recovery?.codeLimit(user) : undefined;
+      // Whether the QR code + PIN policy lets this user have and use a badge at all.
+      const badgeAllowed = (await qrService?.enabledFor(user)) ?? true;
       const badge: BadgeFacts | undefined = qr
         ? {
-            signInAllowed: (await qrService?.enabledFor(user)) ?? true,
+            signInAllowed: badgeAllowed,
             codes: qrCodes.map((c) => ({ kind: c.kind, startAt: c.start_at, expireAt: c.expire_at })),
             now: clock.now(),
           }
@@ -316,6 +318,7 @@ export const createAdminService = ({
         recentEvents: events,
         recentMessages: messages,
         methodLockouts: lockouts,
+        badgeAllowed,
         whyStuck: whyStuck(user, pin, messages, {
           methodLockouts: lockouts,
           codeLimit,

@@ -364,12 +364,20 @@ export const UserPage = ({ id }: { id: string }) => {
           ) : (
             <p className="hint">No QR badge.</p>
           )}
+          {can && data.badgeAllowed === false && (
+            <p className="hint" data-testid="badge-off">
+              Badge sign-in is turned off for this user by the QR code + PIN policy, so no badge or temporary
+              QR code can be issued. An administrator of policies can turn it on under Policies.
+            </p>
+          )}
           {can && (
             <div className="actions">
-              <button type="button" className="btn" onClick={() => setAction("qr")}>
-                {data.qr ? "Replace QR badge" : "Create QR badge"}
-              </button>
-              {data.qr && (
+              {data.badgeAllowed !== false && (
+                <button type="button" className="btn" onClick={() => setAction("qr")}>
+                  {data.qr ? "Replace QR badge" : "Create QR badge"}
+                </button>
+              )}
+              {data.qr && data.badgeAllowed !== false && (
                 <button type="button" className="btn" onClick={() => setAction("qrTemporary")}>
                   Issue temporary QR code
                 </button>

@@ -70,6 +70,8 @@ export interface UserDetail {
   } | null;
   recentEvents: AuditEvent[];
   recentMessages: Message[];
+  /** The QR code + PIN policy lets this user have and use a badge. */
+  badgeAllowed?: boolean;
   /** Sign-in methods (and Emergency Access) locked after too many wrong attempts; Unblock PIN clears them. */
   methodLockouts: { kind: string; label: string; failedAttempts: number; lockedUntil: string | null }[];
   whyStuck: { summary: string[]; nextStep: string };
