@@ -265,6 +265,15 @@ describe.each(dialects)("pindesk commands on %s", (dialect) => {
     expect(group.stderr + group.stdout).toContain("Usage: pindesk pin [options] [command]");
   });
 
+  it("admin create prints a one-time link and says which address it is built on", async () => {
+    await sandbox();
+    const res = await box.cli(["admin", "create"]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^Open this one-time link to create an administrator/);
+    expect(res.stdout).toMatch(/ {2}https?:\/\/\S+\/portal\/setup#\S+\n/);
+    expect(res.stderr).toContain("If PinDesk is reached at another address or port, set PINDESK_PUBLIC_URL");
+  });
+
   it("app create, list and delete", async () => {
     await sandbox();
     const created = await box.cli(["app", "create", "--name", "door", "--permission", "Pin.Verify"]);

@@ -312,6 +312,9 @@ Exit codes: 0 done, 1 failed or refused (the message says why and what to do), 2
         say("Open this one-time link to create an administrator and enrol their sign-in methods:");
         say(`  ${link.url}`);
         say(`It works once and expires ${link.expiresAt}.`);
+        note(
+          `The link is built on ${services.config.publicUrl}. If PinDesk is reached at another address or port, set PINDESK_PUBLIC_URL to it and run this again.`,
+        );
       }),
     );
 
