@@ -23,6 +23,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import type { Repos } from "../store/index.ts";
 import type { AuditQuery } from "../store/repos/audit-events.ts";
+import { PIN_SUBJECT_PREFIX } from "../store/repos/lockout-counters.ts";
 import {
   failedAttemptsOf,
   pinStateOf,
@@ -441,7 +442,7 @@ export const createAdminService = ({
         const atThreshold = await repos.counters.countPastThreshold(
           clock.now(),
           counterRules(lockout),
-          "pin:",
+          PIN_SUBJECT_PREFIX,
         );
         if (atThreshold > 0)
           effects.push(

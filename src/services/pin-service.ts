@@ -19,7 +19,7 @@ import { humanTime } from "../domain/time-words.ts";
 import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import { createRepos, type Repos } from "../store/index.ts";
-import type { Reservation } from "../store/repos/lockout-counters.ts";
+import { PIN_SUBJECT_PREFIX, type Reservation } from "../store/repos/lockout-counters.ts";
 import type { PinCredentialRow } from "../store/repos/pin-credentials.ts";
 import { type User, upnKey } from "../store/repos/users.ts";
 import type { Database } from "../store/schema.ts";
@@ -76,7 +76,6 @@ export type PinProfileName = "standard" | "qr";
 
 const CHANGE_TOKEN_TTL_MS = 10 * 60 * 1000;
 const QR_PIN_HISTORY = 3;
-const PIN_SUBJECT_PREFIX = "pin:";
 const pinSubject = (userId: string) => `${PIN_SUBJECT_PREFIX}${userId}`;
 // Unknown user names get counters too, so their answers cannot be told apart from a real user's.
 const unknownSubject = (upn: string) => `pin-unknown:${digestToken(upnKey(upn))}`;

@@ -4,6 +4,7 @@ import { AppError } from "../errors/app-error.ts";
 import type { Db } from "../store/db.ts";
 import { isUniqueViolation } from "../store/db-errors.ts";
 import { createRepos } from "../store/index.ts";
+import { PIN_SUBJECT_PREFIX } from "../store/repos/lockout-counters.ts";
 import type { PoliciesRepo } from "../store/repos/policies.ts";
 import { counterRules } from "./attempts.ts";
 import type { AuditService } from "./audit-service.ts";
@@ -28,9 +29,6 @@ export interface SavedPolicy extends VersionedPolicy {
   /** What the change did to stored PINs: how many it marked Must Change, and how many it released. */
   readonly effect: PolicyImpact & { readonly marked: number; readonly cleared: number };
 }
-
-/** The counters of users' PINs (the others are sign-in methods', Emergency Access's and unknown names'). */
-const PIN_SUBJECT = "pin:";
 
 export const createPolicyService = ({
   db,
@@ -92,14 +90,14 @@ export const createPolicyService = ({
         policy.lockout.threshold < previous.policy.lockout.threshold
           ? await repos.counters.lockAtThreshold(now, counterRules(policy.lockout))
           : [];
-      const pinsLocked = locked.filter((subject) => subject.startsWith(PIN_SUBJECT));
+      const pinsLocked = locked.filter((subject) => subject.startsWith(PIN_SUBJECT_PREFIX));
       for (const subject of pinsLocked)
         await audit.record(
           ctx,
           {
             action: "pin.locked",
             outcome: "success",
-            target: { id: subject.slice(PIN_SUBJECT.length), upn: null },
+            target: { id: subject.slice(PIN_SUBJECT_PREFIX.length), upn: null },
             reason: "thresholdLowered",
             details: { threshold: policy.lockout.threshold },
           },

@@ -24,6 +24,9 @@ export type Reservation =
   /** Not locked, but attempts still being evaluated fill the threshold: try again in a moment. */
   | { readonly reserved: false; readonly missing: false; readonly locked: false };
 
+/** The subjects of users' PIN counters start so ("pin:" + user id); the others are methods', Emergency Access's and unknown names'. */
+export const PIN_SUBJECT_PREFIX = "pin:";
+
 /**
  * A reservation whose request died before reporting (a crashed process) stops holding a place after
  * this long; no hash takes anywhere near it.
