@@ -141,6 +141,27 @@ describe.each(dialects)("admin API on %s", (dialect) => {
     expect((await user.get("/portal/api/admin/users")).statusCode).toBe(403);
   });
 
+  it("the search says which users the caller's role may open, as the user page decides", async () => {
+    const desk = await addUser("desk.hd@contoso.com", "816295", { roles: ["Helpdesk Administrator"] });
+    const authAdmin = await addUser("desk.authadmin@contoso.com", "927306", {
+      roles: ["Authentication Administrator"],
+    });
+    const plain = await addUser("desk.plain@contoso.com", "391847");
+    const c = portalClient(t);
+    await c.signInWithPin(desk.userPrincipalName, "816295");
+    await c.get("/portal/api/session");
+    const found = await c.get("/portal/api/admin/users?q=desk.");
+    const canOpen = Object.fromEntries(
+      (found.body.users as { userPrincipalName: string; canOpen: boolean }[]).map((u) => [
+        u.userPrincipalName,
+        u.canOpen,
+      ]),
+    );
+    expect(canOpen).toMatchObject({ [authAdmin.userPrincipalName]: false, [plain.userPrincipalName]: true });
+    expect((await c.get(`/portal/api/admin/users/${authAdmin.id}`)).statusCode).toBe(403);
+    expect((await c.get(`/portal/api/admin/users/${plain.id}`)).statusCode).toBe(200);
+  });
+
   it("previews a stricter policy before saving it, and reports the dashboard", async () => {
     const preview = await admin.post("/portal/api/admin/policies/pin/preview", { minLength: 8 });
     expect(preview.body.pinsNotCompliant).toBeGreaterThan(0);

@@ -75,6 +75,8 @@ export interface UserRow {
   state: PinState;
   lastSignInAt: string | null;
   failedAttempts: number;
+  /** Whether the caller's role lets them open this user's page (see assertCanRead). */
+  canOpen: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -148,14 +150,13 @@ export const createAdminService = ({
     }
   };
 
+  const mayRead = (ctx: RequestContext, user: Pick<User, "id" | "roles">) =>
+    ctx.actor.type !== "user" ||
+    ctx.actor.id === user.id ||
+    canReadAuthenticationMethods(ctx.actor.roles, user.roles);
+
   const assertCanRead = (ctx: RequestContext, user: User) => {
-    if (
-      ctx.actor.type === "user" &&
-      ctx.actor.id !== user.id &&
-      !canReadAuthenticationMethods(ctx.actor.roles, user.roles)
-    ) {
-      throw new AppError("forbiddenTarget", { targetRoles: user.roles });
-    }
+    if (!mayRead(ctx, user)) throw new AppError("forbiddenTarget", { targetRoles: user.roles });
   };
 
   const requireUser = async (ref: string) => {
@@ -251,16 +252,18 @@ export const createAdminService = ({
       });
       const users = page.rows.map((r): UserRow => {
         const counter = page.counters.get(r.id);
+        const roles = JSON.parse(r.roles) as string[];
         return {
           id: r.id,
           userPrincipalName: r.user_principal_name,
           displayName: r.display_name,
           mail: r.mail,
           accountEnabled: r.account_enabled === 1,
-          roles: JSON.parse(r.roles) as string[],
+          roles,
           state: pinStateOf(r, counter, rules),
           lastSignInAt: iso(r.last_sign_in_at),
           failedAttempts: failedAttemptsOf(counter, rules),
+          canOpen: mayRead(ctx, { id: r.id, roles }),
         };
       });
       return {

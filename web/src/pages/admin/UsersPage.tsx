@@ -90,7 +90,16 @@ export const UsersPage = () => {
             {rows.map((u) => (
               <tr key={u.id}>
                 <td data-label="Name">
-                  <Link to={`/admin/users/${encodeURIComponent(u.id)}`}>{u.displayName}</Link>
+                  {u.canOpen === false ? (
+                    <>
+                      {u.displayName}{" "}
+                      <span className="hint" data-testid="cannot-open">
+                        (your role can find this user but not open their page)
+                      </span>
+                    </>
+                  ) : (
+                    <Link to={`/admin/users/${encodeURIComponent(u.id)}`}>{u.displayName}</Link>
+                  )}
                 </td>
                 <td data-label="User name">{u.userPrincipalName}</td>
                 <td data-label="PIN state">

@@ -13,6 +13,8 @@ export interface UserRow {
   state: State;
   lastSignInAt: string | null;
   failedAttempts: number;
+  /** Whether your role lets you open this user's page (older servers leave it out: yes). */
+  canOpen?: boolean;
 }
 
 export interface AuditEvent {
