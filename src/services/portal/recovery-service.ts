@@ -287,10 +287,13 @@ export const createRecoveryService = ({
     );
   };
 
-  /** The user behind a name, if recovery may act on it (a disabled account is treated like an unknown name). */
-  const realUser = async (upn: string) => {
-    const user = await repos.users.findByUpn(upn);
-    return user?.accountEnabled ? user : undefined;
+  /**
+   * The user behind a name (`named`), and the one recovery may act on (`user`): a disabled account is
+   * treated like an unknown name, though the help desk's record still says whose it was.
+   */
+  const lookUp = async (upn: string) => {
+    const named = await repos.users.findByUpn(upn);
+    return { named, user: named?.accountEnabled ? named : undefined };
   };
 
   /**
@@ -689,9 +692,7 @@ export const createRecoveryService = ({
     // ------------------------------------------------------------------ Forgot PIN
     async start(ctx: RequestContext, upn: string) {
       await assertAddressAllowed(ctx);
-      // A disabled account is answered like an unknown name, but the help desk sees whose it was.
-      const named = await repos.users.findByUpn(upn);
-      const user = named?.accountEnabled ? named : undefined;
+      const { named, user } = await lookUp(upn);
       const policy = await portalPolicy.current();
       const key = nameKey(upn);
       const secret = await newLink(
@@ -1052,7 +1053,7 @@ export const createRecoveryService = ({
       const policy = (await portalPolicy.current()).emergencyAccess;
       if (!policy.enabled) throw new AppError("emergencyAccessDisabled");
       await assertAddressAllowed(ctx);
-      const user = await realUser(upn);
+      const { user } = await lookUp(upn);
       const key = nameKey(upn);
       const listed = policy.questions.map((q) => q.id);
       const registered = user
